@@ -3,6 +3,7 @@
 import os
 import shutil
 import tempfile
+
 import pytest
 
 from tests.support import REAL_FIXTURES, REPO_ROOT
