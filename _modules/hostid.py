@@ -27,19 +27,19 @@ def __virtual__():
     return __virtualname__
 
 
-def parse_hostid_bytes(data, byteorder=sys.byteorder):
+def _parse_hostid_bytes(data, byteorder=sys.byteorder):
     """Return the 8-hex-digit hostid stored in the raw bytes of a hostid file."""
     if len(data) != HOSTID_BYTES:
         raise ValueError(f"holds {len(data)} bytes; a hostid file holds exactly {HOSTID_BYTES}")
     return f"{int.from_bytes(data, byteorder):08x}"
 
 
-def hostid_to_bytes(hostid, byteorder=sys.byteorder):
+def _hostid_to_bytes(hostid, byteorder=sys.byteorder):
     """Return the 4 bytes a hostid file holds for an 8-hex-digit hostid."""
-    return int(normalize(hostid), 16).to_bytes(HOSTID_BYTES, byteorder)
+    return int(_normalize(hostid), 16).to_bytes(HOSTID_BYTES, byteorder)
 
 
-def normalize(hostid):
+def _normalize(hostid):
     """Return a hostid as 8 lowercase hex digits (``hostid`` prints it so)."""
     text = str(hostid).strip().lower()
     if text.startswith("0x"):
@@ -103,7 +103,7 @@ def make_persistent(path=DEFAULT_PATH, test=False):
         return {"changed": False, "hostid": existing, "path": path}
     value = current()
     if not test:
-        _atomic_write(path, hostid_to_bytes(value))
+        _atomic_write(path, _hostid_to_bytes(value))
         written = _read_file(path)
         if written != value:
             raise CommandExecutionError(
@@ -121,7 +121,7 @@ def _read_file(path):
     except OSError as exc:
         raise CommandExecutionError(f"cannot read {path}: {exc}") from exc
     try:
-        return parse_hostid_bytes(data)
+        return _parse_hostid_bytes(data)
     except ValueError as exc:
         raise CommandExecutionError(
             f"{path} {exc}; it is not a valid hostid file. Inspect it (od -An -tx {path}) "

@@ -9,6 +9,15 @@ import pytest
 from tests.support import REAL_FIXTURES, REPO_ROOT
 
 
+def pytest_configure(config):
+    # Salt buffers log records in a deferred stderr handler until a daemon configures
+    # logging; in a test process that never happens and the buffer is flushed into a closed
+    # stream at exit. Hand the records to pytest's log capture instead.
+    import salt._logging.impl
+
+    salt._logging.impl.shutdown_temp_handler()
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--run-slow", action="store_true", default=False, help="also run soak/fault campaigns"

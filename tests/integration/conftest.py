@@ -6,22 +6,49 @@ the repository root; pillar from ``pillar.example/``. Nothing is pre-synced: a m
 gets this extension's modules only through ``saltutil.sync_all``.
 """
 
+import shutil
+import subprocess
+import tempfile
+
 import pytest
 
-from tests.support import REPO_ROOT
+from tests.support import REPO_ROOT, SUITE_FIXTURES
 
 PAIR_MINIONS = ("oss1-a", "oss1-b")
 
 
 @pytest.fixture(scope="package")
-def master(salt_factories):
+def gpg_keydir():
+    """The master's GPG keyring, holding the throwaway key pillar.example's secrets use."""
+    keydir = tempfile.mkdtemp(prefix="lu-gpg-", dir="/tmp")
+    try:
+        subprocess.run(
+            [
+                "gpg",
+                "--homedir",
+                keydir,
+                "--batch",
+                "--import",
+                str(SUITE_FIXTURES / "gpg" / "pillar-example-secret-key.asc"),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        yield keydir
+    finally:
+        subprocess.run(["gpgconf", "--homedir", keydir, "--kill", "all"], check=False)
+        shutil.rmtree(keydir, ignore_errors=True)
+
+
+@pytest.fixture(scope="package")
+def master(salt_factories, gpg_keydir):
     factory = salt_factories.salt_master_daemon(
         "master",
         overrides={
             "fileserver_backend": ["roots"],
             "file_roots": {"base": [str(REPO_ROOT / "salt"), str(REPO_ROOT)]},
             "pillar_roots": {"base": [str(REPO_ROOT / "pillar.example")]},
-            "runner_dirs": [],
+            "gpg_keydir": gpg_keydir,
             "log_level_logfile": "info",
         },
     )
@@ -58,6 +85,17 @@ def salt_run_cli(master):
 
 @pytest.fixture(scope="package")
 def synced_minions(minions, salt_cli):
+    """The pair's minions after ``saltutil.sync_all``, with what they had before it."""
+    before = salt_cli.run("sys.list_modules", minion_tgt="oss1-*")
+    assert before.returncode == 0, before
     ret = salt_cli.run("saltutil.sync_all", minion_tgt="oss1-*")
     assert ret.returncode == 0, ret
-    return minions
+    return {"minions": minions, "modules_before_sync": before.data}
+
+
+@pytest.fixture(scope="package")
+def synced_master(master, salt_run_cli):
+    """The master after ``salt-run saltutil.sync_all``: this extension's runners load."""
+    ret = salt_run_cli.run("saltutil.sync_all")
+    assert ret.returncode == 0, ret
+    return master

@@ -1,0 +1,42 @@
+"""
+State: a persistent hostid exists before any ZFS pool can be imported.
+
+.. code-block:: yaml
+
+    persistent-hostid:
+      hostid.persistent: []
+"""
+
+from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "hostid"
+
+
+def __virtual__():
+    if "hostid.make_persistent" in __salt__:
+        return __virtualname__
+    return (False, "the hostid execution module is not loaded")
+
+
+def persistent(name="/etc/hostid"):
+    """
+    Make the hostid in effect persistent in ``name``; an existing file is never changed.
+    """
+    ret = {"name": name, "result": True, "changes": {}, "comment": ""}
+    test = bool(__opts__.get("test"))
+    try:
+        outcome = __salt__["hostid.make_persistent"](path=name, test=test)
+    except CommandExecutionError as exc:
+        ret["result"] = False
+        ret["comment"] = str(exc)
+        return ret
+    if not outcome["changed"]:
+        ret["comment"] = f"{name} already holds hostid {outcome['hostid']}"
+        return ret
+    ret["changes"] = {"hostid": {"old": None, "new": outcome["hostid"]}}
+    if test:
+        ret["result"] = None
+        ret["comment"] = f"{name} would be written with the current hostid {outcome['hostid']}"
+    else:
+        ret["comment"] = f"{name} written with the current hostid {outcome['hostid']}"
+    return ret

@@ -1,0 +1,67 @@
+# Example pillar for saltext-lustre-upgrade. Copy it to your pillar_roots and edit.
+lustre_upgrade:
+  # Name of the new EL7 Pacemaker cluster of every pair (IML's own name).
+  cluster_name: lustre-ha-cluster
+
+  # Default OSD flavour of the servers, overridable per pair and per node:
+  #   ldiskfs-zfs  both OSDs (what IML installs on managed-mode clusters)
+  #   ldiskfs      LDISKFS only
+  #   zfs          ZFS only (DKMS)
+  osd: ldiskfs-zfs
+
+  # The IML manager server (runbook: "Upgrade Intel Manager for Lustre").
+  manager:
+    minion: iml              # its minion id
+    fqdn: iml.lfs.example    # the name servers use in https://<fqdn>/repo/…
+
+  # One entry per HA pair; `salt-run state.orch orch.upgrade_pair pillar='{pair: oss1}'`.
+  pairs:
+    oss1:
+      osd: ldiskfs
+      nodes:
+        # Upgrade order: the first node is "node 1" (evacuated and rebuilt first).
+        - minion: oss1-a           # minion id, the same before and after the rebuild
+          old_name: oss1-a         # `uname -n` on EL6: the node name in the old CIB
+          fqdn: oss1-a.lfs.example # the node name in the new cluster (IML uses FQDNs)
+          # Corosync ring addresses of this node, ring0 first (pcs >= 0.10 needs one per
+          # link; pcs 0.9 takes the ring networks from the backed-up corosync.conf).
+          rings: [10.0.10.1, 10.0.20.1]
+        - minion: oss1-b
+          old_name: oss1-b
+          fqdn: oss1-b.lfs.example
+          rings: [10.0.10.2, 10.0.20.2]
+    mds1:
+      nodes:
+        - minion: mds1-a
+          old_name: mds1-a
+          fqdn: mds1-a.lfs.example
+          osd: ldiskfs-zfs       # per-node override of the pair's flavour
+          rings: [10.0.10.11, 10.0.20.11]
+        - minion: mds1-b
+          old_name: mds1-b
+          fqdn: mds1-b.lfs.example
+          rings: [10.0.10.12, 10.0.20.12]
+
+  # Package repositories of the EL7 servers. The manager mirrors the Lustre ones
+  # (runbook: "Create Local Repositories"); servers fetch Manager-for-Lustre.repo from it.
+  repos:
+    lustre-server: https://downloads.whamcloud.com/public/lustre/lustre-2.10.8/el7/server
+    lustre-client: https://downloads.whamcloud.com/public/lustre/lustre-2.10.8/el7/client
+    e2fsprogs-wc: https://downloads.whamcloud.com/public/e2fsprogs/latest/el7
+    epel: https://dl.fedoraproject.org/pub/epel/7/x86_64
+    manager-for-lustre: https://copr-be.cloud.fedoraproject.org/results/managerforlustre/manager-for-lustre/epel-7-x86_64
+    dnf-el7: https://copr-be.cloud.fedoraproject.org/results/ngompa/dnf-el7/epel-7-x86_64
+
+  # Firewall of the HA framework: `high-availability` opens the high-availability service
+  # (permanent and runtime); `disabled` stops and disables firewalld.
+  firewall: high-availability
+
+  backup:
+    # Also keep the minion's own id and key in the backup, so the rebuilt node keeps its
+    # identity on the master without a new key to accept.
+    keep_minion_identity: false
+
+  rebuild:
+    # How phase 3 hands a node over to the OS installer. `manual` waits for an operator;
+    # a runner function (e.g. a site's PXE/IPMI wrapper) is called with the minion id.
+    hook: manual
