@@ -49,6 +49,7 @@ def master(salt_factories, gpg_keydir):
             "file_roots": {"base": [str(REPO_ROOT / "salt"), str(REPO_ROOT)]},
             "pillar_roots": {"base": [str(REPO_ROOT / "pillar.example")]},
             "gpg_keydir": gpg_keydir,
+            "file_recv": True,
             "log_level_logfile": "info",
         },
     )

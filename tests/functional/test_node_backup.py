@@ -1,0 +1,242 @@
+"""node_backup in Salt's loader: real archives from a node-shaped tree, real cibadmin."""
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from salt.exceptions import CommandExecutionError
+
+from tests.support import SERVER_FILES, make_tree
+
+
+@pytest.fixture
+def node_root(tmp_path):
+    return make_tree(tmp_path / "node", SERVER_FILES)
+
+
+@pytest.fixture
+def cib_file(tmp_path):
+    path = tmp_path / "cib.xml"
+    with open(path, "w") as fh:
+        subprocess.run(["cibadmin", "--empty"], stdout=fh, check=True)
+    return path
+
+
+@pytest.fixture
+def backup(modules, node_root, cib_file, tmp_path):
+    return modules.node_backup.create(
+        "server",
+        dest=str(tmp_path / "backups"),
+        push=False,
+        root=str(node_root),
+        cib_file=str(cib_file),
+    )
+
+
+def test_server_backup_holds_the_runbook_manifest_and_the_cib(modules, backup, tmp_path):
+    assert backup["pushed"] is False
+    assert oct(os.stat(backup["path"]).st_mode & 0o777) == "0o600"
+    assert oct(os.stat(tmp_path / "backups").st_mode & 0o777) == "0o700"
+    assert set(backup["absent"]) == {"/etc/rsyslog.conf", "/etc/selinux/config"}
+    with tarfile.open(backup["path"]) as tar:
+        names = tar.getnames()
+        top = names[0]
+        assert top.startswith("bck-") and all(n == top or n.startswith(top + "/") for n in names)
+        for rel in SERVER_FILES:
+            listed = not rel.endswith("/ifup")  # only ifcfg-* of network-scripts is listed
+            assert (f"{top}/{rel}" in names) is listed, rel
+        host = top.split("-")[1]
+        assert any(n.startswith(f"{top}/cluster-cfg-") and n.endswith(".xml") for n in names), host
+        shadow = tar.getmember(f"{top}/etc/shadow")
+        assert shadow.mode == 0o000
+    info = modules.node_backup.verify(backup["path"])
+    assert info["minion"] == "functional" and info["kind"] == "server"
+    assert info["sha256"] == backup["sha256"]
+    sidecar = open(backup["path"] + ".sha256").read().split()
+    assert sidecar == [backup["sha256"], os.path.basename(backup["path"])]
+
+
+def test_manifest_can_keep_the_minion_identity(modules):
+    paths = modules.node_backup.manifest("server", keep_minion_identity=True)
+    assert "/etc/salt/pki/minion/minion.pem" in paths
+    assert "/etc/corosync/corosync.conf" in paths
+    assert "/etc/salt/pki/minion/minion.pem" not in modules.node_backup.manifest("server")
+
+
+def test_a_server_backup_without_a_cib_fails(modules, node_root, tmp_path):
+    with pytest.raises(CommandExecutionError, match="cibadmin --query failed"):
+        modules.node_backup.create(
+            "server",
+            dest=str(tmp_path / "b"),
+            push=False,
+            root=str(node_root),
+            cib_file=str(tmp_path / "no-such-cib.xml"),
+        )
+
+
+def test_an_unknown_kind_is_refused_before_anything_is_written(modules, tmp_path):
+    with pytest.raises(CommandExecutionError, match="unknown backup kind 'client'"):
+        modules.node_backup.create("client", dest=str(tmp_path / "b"), push=False)
+    assert not (tmp_path / "b").exists()
+
+
+def _rewrite(archive, tmp_path, edit):
+    """Unpack, let `edit` change the tree, pack again (checksums untouched)."""
+    work = tmp_path / "rewrite"
+    with tarfile.open(archive) as tar:
+        tar.extractall(work, filter="tar")
+        top = tar.getnames()[0]
+    edit(work / top)
+    out = tmp_path / "rewritten.tgz"
+    with tarfile.open(out, "w:gz") as tar:
+        tar.add(work / top, arcname=top)
+    return str(out)
+
+
+def test_a_damaged_file_in_the_backup_fails_verification(modules, backup, tmp_path):
+    bad = _rewrite(backup["path"], tmp_path, lambda top: (top / "etc/hosts").write_text("x\n"))
+    with pytest.raises(CommandExecutionError, match="checksum of .*etc/hosts does not match"):
+        modules.node_backup.verify(bad)
+
+
+def test_a_listed_file_missing_from_the_backup_fails_verification(modules, backup, tmp_path):
+    bad = _rewrite(backup["path"], tmp_path, lambda top: (top / "etc/ssh/sshd_config").unlink())
+    with pytest.raises(CommandExecutionError, match="etc/ssh/sshd_config"):
+        modules.node_backup.verify(bad)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not a gzip tar archive"),
+        (b"\x1f\x8b\x08\x00garbage", "not a gzip tar archive|truncated"),
+    ],
+)
+def test_a_corrupt_archive_fails_verification(modules, tmp_path, content, message):
+    path = tmp_path / "bad.tgz"
+    path.write_bytes(content)
+    with pytest.raises(CommandExecutionError, match=message):
+        modules.node_backup.verify(str(path))
+
+
+def test_a_missing_backup_is_named(modules, tmp_path):
+    with pytest.raises(CommandExecutionError, match="does not exist"):
+        modules.node_backup.verify(str(tmp_path / "nope.tgz"))
+
+
+# --- restore -----------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_root(tmp_path):
+    """A freshly installed EL7 node: its own hosts, passwd, ssh keys; no chroma files."""
+    return make_tree(
+        tmp_path / "fresh",
+        {
+            "etc/hosts": ("127.0.0.1 localhost\n", 0o644),
+            "etc/passwd": ("root:x:0:0:root:/root:/bin/bash\n", 0o644),
+            "etc/shadow": ("root:!!:19000::::::\n", 0o000),
+            "etc/ntp.conf": ("pool 2.centos.pool.ntp.org iburst\n", 0o644),
+            "etc/ssh/sshd_config": ("#PermitRootLogin yes\n", 0o600),
+            "etc/ssh/ssh_host_rsa_key": ("new-host-key\n", 0o600),
+            "etc/sysconfig/network-scripts/ifcfg-eth0": ("DEVICE=eth0\nBOOTPROTO=dhcp\n", 0o644),
+        },
+    )
+
+
+def test_restore_puts_the_runbook_files_back_and_keeps_the_originals(
+    modules, backup, fresh_root, testmode
+):
+    before = {p: p.read_bytes() for p in fresh_root.rglob("*") if p.is_file()}
+    ret = modules.node_backup.restore(backup["path"], root=str(fresh_root), test=testmode)
+    assert "/etc/hosts" in ret["changed"]
+    assert "/etc/ssh" in ret["changed"] and "/var/lib/chroma" in ret["changed"]
+    assert "/etc/ssh.inst" in ret["kept_as_inst"]
+    assert "/var/lib/chroma.inst" not in ret["kept_as_inst"]  # nothing was there
+    if testmode:
+        after = {p: p.read_bytes() for p in fresh_root.rglob("*") if p.is_file()}
+        assert after == before
+        return
+    assert (fresh_root / "etc/hosts").read_text() == SERVER_FILES["etc/hosts"][0]
+    assert (fresh_root / "etc/hosts.inst").read_text() == "127.0.0.1 localhost\n"
+    assert (fresh_root / "etc/ssh/ssh_host_rsa_key").read_text().endswith("old-host-key\n")
+    assert (fresh_root / "etc/ssh.inst/ssh_host_rsa_key").read_text() == "new-host-key\n"
+    assert oct(os.stat(fresh_root / "etc/shadow").st_mode & 0o777) == "0o0"
+    assert oct(os.stat(fresh_root / "etc/sudoers").st_mode & 0o777) == "0o440"
+    assert (fresh_root / "var/lib/chroma/targets/9aaf3d9d").exists()
+    # Network files are unpacked for reference only.
+    assert "BOOTPROTO=dhcp" in (fresh_root / "etc/sysconfig/network-scripts/ifcfg-eth0").read_text()
+    staged = fresh_root / "root" / ret["backup"]
+    assert (staged / "etc/sysconfig/network-scripts/ifcfg-eth0").exists()
+    assert oct(os.stat(staged).st_mode & 0o777) == "0o700"
+
+    again = modules.node_backup.restore(backup["path"], root=str(fresh_root))
+    assert again["changed"] == [] and again["kept_as_inst"] == []
+
+
+def test_restore_refuses_another_minions_backup_before_changing_anything(
+    modules, backup, fresh_root, tmp_path
+):
+    def other_minion(top):
+        info = json.loads((top / "backup.json").read_text())
+        info["minion"] = "oss1-b"
+        (top / "backup.json").write_text(json.dumps(info))
+        sums = (top / "SHA256SUMS").read_text().splitlines()
+        import hashlib
+
+        digest = hashlib.sha256((top / "backup.json").read_bytes()).hexdigest()
+        sums = [f"{digest}  backup.json" if s.endswith("  backup.json") else s for s in sums]
+        (top / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+
+    foreign = _rewrite(backup["path"], tmp_path, other_minion)
+    before = sorted(str(p) for p in fresh_root.rglob("*"))
+    with pytest.raises(CommandExecutionError, match="belongs to minion 'oss1-b'"):
+        modules.node_backup.restore(foreign, root=str(fresh_root))
+    assert sorted(str(p) for p in fresh_root.rglob("*")) == before
+
+
+# --- sealing for one node ------------------------------------------------------
+
+
+def _key_pair(directory):
+    directory.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (directory / "minion.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    (directory / "minion.pub").write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return directory
+
+
+def test_a_sealed_backup_opens_only_with_the_nodes_own_key(
+    modules, loaders, backup, fresh_root, tmp_path
+):
+    node_keys = _key_pair(tmp_path / "node-pki")
+    other_keys = _key_pair(tmp_path / "other-pki")
+    sealed = tmp_path / "backup.sealed"
+    modules.node_backup.seal(backup["path"], str(node_keys / "minion.pub"), str(sealed))
+    assert oct(os.stat(sealed).st_mode & 0o777) == "0o600"
+    assert b"oss1-b" not in sealed.read_bytes() and b"old-host-key" not in sealed.read_bytes()
+
+    loaders.opts["pki_dir"] = str(other_keys)
+    with pytest.raises(CommandExecutionError, match="not sealed for this node"):
+        modules.node_backup.restore(str(sealed), root=str(fresh_root))
+    assert not (fresh_root / "etc/hosts.inst").exists()
+
+    loaders.opts["pki_dir"] = str(node_keys)
+    ret = modules.node_backup.restore(str(sealed), root=str(fresh_root))
+    assert "/etc/hosts" in ret["changed"]
+    shutil.rmtree(tmp_path / "other-pki")
