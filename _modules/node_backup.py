@@ -556,6 +556,11 @@ def restore(backup, root="/", staging=None, test=False, selinux=None):
         salt oss1-a node_backup.restore /var/lib/lustre-upgrade/restore/bck-oss1-a-20260101-120000.tgz.sealed
     """
     staging = staging or _under(root, "/root")
+    if not os.path.isfile(backup):
+        raise CommandExecutionError(
+            f"backup {backup} does not exist on this node: deliver it with "
+            f"salt-run lustre_upgrade.deliver_backup {__opts__['id']}"
+        )
     with tempfile.TemporaryDirectory(prefix=".node-restore.") as work:
         archive = backup
         if _is_sealed(backup):

@@ -7,6 +7,7 @@ nodes still on EL6 cannot run this extension's modules.
 """
 
 import base64
+import functools
 import hashlib
 import logging
 import os
@@ -21,12 +22,33 @@ __virtualname__ = "lustre_upgrade"
 
 OSD_FLAVOURS = ("ldiskfs", "zfs", "ldiskfs-zfs")
 RESTORE_DIR = "/var/lib/lustre-upgrade/restore"
+BACKUP_DIR = "/var/lib/lustre-upgrade/backups"
+EL6_BACKUP_SCRIPT = "salt://lustre/files/node-backup.sh"
 CHUNK_BYTES = 1 << 20
 NODE_KEYS = ("minion", "old_name", "fqdn")
 
 
 def __virtual__():
     return __virtualname__
+
+
+def _reports_failure(func):
+    """Turn a CommandExecutionError into a failed run with the message alone.
+
+    salt-run prints a traceback for an exception; the admin needs the sentence that says
+    what went wrong and what to do, and the orchestration needs a non-zero retcode.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except CommandExecutionError as exc:
+            # __context__ fails an orchestration step; "retcode" sets salt-run's exit code.
+            __context__["retcode"] = 1
+            return {"result": False, "error": str(exc), "retcode": 1}
+
+    return wrapper
 
 
 def validate_pair(pair, config):
@@ -99,7 +121,7 @@ def preflight(pair=None):
         inhibitors += _check_reachable(nodes)
     report = {"pair": pair, "nodes": nodes, "inhibitors": inhibitors, "ok": not inhibitors}
     if inhibitors:
-        __context__["retcode"] = 1
+        __context__["retcode"] = report["retcode"] = 1
     return report
 
 
@@ -132,6 +154,69 @@ def _check_reachable(nodes):
 # ---------------------------------------------------------------------------
 
 
+@_reports_failure
+def backup_node(minion, kind="server", method=None, root=None, cib_file=None, timeout=600):
+    """
+    Phase 1 for one node: take its backup, bring it to the master, verify it there.
+
+    EL7 nodes with this extension run ``node_backup.create``; EL6 nodes (or
+    ``method=script``) run the shipped POSIX script with core functions only
+    (``cmd.script`` + ``cp.push``). Returns what ``collect_backup`` returns.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run lustre_upgrade.backup_node oss1-a
+    """
+    client = salt.client.get_local_client(__opts__["conf_file"])
+    if method is None:
+        found = client.cmd(minion, "sys.list_functions", ["node_backup.create"], timeout=30)
+        if minion not in found:
+            raise CommandExecutionError(
+                f"minion {minion} did not answer: is its salt-minion running?"
+            )
+        method = "module" if found[minion] else "script"
+    if method == "module":
+        kwargs = {"kind": kind, "dest": BACKUP_DIR}
+        kwargs.update({k: v for k, v in (("root", root), ("cib_file", cib_file)) if v})
+        ret = client.cmd(
+            minion, "node_backup.create", kwarg=kwargs, timeout=timeout, full_return=True
+        )
+        answer = ret.get(minion, {})
+        if answer.get("retcode", 1) != 0 or not isinstance(answer.get("ret"), dict):
+            raise CommandExecutionError(f"backup on {minion} failed: {answer.get('ret')}")
+        path = answer["ret"]["path"]
+    elif method == "script":
+        path = _backup_with_script(client, minion, kind, root, cib_file, timeout)
+    else:
+        raise CommandExecutionError(f"unknown backup method {method!r}: use module or script")
+    return collect_backup(minion, path)
+
+
+def _backup_with_script(client, minion, kind, root, cib_file, timeout):
+    env = {k: v for k, v in (("NODE_BACKUP_ROOT", root), ("CIB_file", cib_file)) if v}
+    ret = client.cmd(
+        minion,
+        "cmd.script",
+        [EL6_BACKUP_SCRIPT],
+        kwarg={"args": f"{kind} {BACKUP_DIR} {minion}", "env": env, "python_shell": False},
+        timeout=timeout,
+    ).get(minion)
+    if not isinstance(ret, dict) or ret.get("retcode") != 0:
+        detail = ret.get("stderr", "").strip() if isinstance(ret, dict) else ret
+        raise CommandExecutionError(f"backup script on {minion} failed: {detail}")
+    path = ret["stdout"].strip().splitlines()[-1]
+    for name in (path, path + ".sha256"):
+        pushed = client.cmd(minion, "cp.push", [name], timeout=timeout).get(minion)
+        if pushed is not True:
+            raise CommandExecutionError(
+                f"cp.push {name} from {minion} failed: check file_recv: True on the master"
+            )
+    return path
+
+
+@_reports_failure
 def collect_backup(minion, path):
     """
     Take in a backup a node pushed (``node_backup.create`` or the EL6 script, both
@@ -182,6 +267,7 @@ def collect_backup(minion, path):
     }
 
 
+@_reports_failure
 def backups(minion):
     """
     The verified backups of ``minion`` on the master, oldest first.
@@ -198,6 +284,7 @@ def backups(minion):
     ]
 
 
+@_reports_failure
 def deliver_backup(minion, backup=None, dest_dir=RESTORE_DIR):
     """
     Send ``minion`` its own newest verified backup (or ``backup``), sealed for the

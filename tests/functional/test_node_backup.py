@@ -240,3 +240,21 @@ def test_a_sealed_backup_opens_only_with_the_nodes_own_key(
     ret = modules.node_backup.restore(str(sealed), root=str(fresh_root))
     assert "/etc/hosts" in ret["changed"]
     shutil.rmtree(tmp_path / "other-pki")
+
+
+def test_restored_state_predicts_applies_and_then_reports_no_changes(
+    states, backup, fresh_root, testmode
+):
+    ret = states.node_backup.restored(name=backup["path"], root=str(fresh_root), test=testmode)
+    assert (ret.result is None) is testmode
+    assert "/etc/shadow" in ret.changes["restored"]
+    assert (fresh_root / "etc/hosts.inst").exists() is not testmode
+    if not testmode:
+        again = states.node_backup.restored(name=backup["path"], root=str(fresh_root))
+        assert again.result is True and again.changes == {}
+
+
+def test_restored_state_fails_clearly_on_a_missing_backup(states, fresh_root, tmp_path):
+    ret = states.node_backup.restored(name=str(tmp_path / "none.tgz"), root=str(fresh_root))
+    assert ret.result is False
+    assert "does not exist" in ret.comment

@@ -126,3 +126,36 @@ def test_delivery_without_a_verified_backup_says_which_phase_is_missing(
     ret = salt_run_cli.run("lustre_upgrade.deliver_backup", "oss1-b")
     assert ret.returncode != 0
     assert "no verified backup of oss1-b" in ret.stdout + ret.stderr
+
+
+@pytest.mark.parametrize("method", ["module", "script"])
+def test_backup_node_brings_a_verified_backup_to_the_master(
+    synced_master, synced_minions, salt_run_cli, cib_file, tmp_path, method
+):
+    node = make_tree(tmp_path / "root", SERVER_FILES)
+    ret = salt_run_cli.run(
+        "lustre_upgrade.backup_node",
+        "oss1-b",
+        f"method={method}",
+        f"root={node}",
+        f"cib_file={cib_file}",
+    )
+    assert ret.returncode == 0, ret
+    assert ret.data["minion"] == "oss1-b" and ret.data["kind"] == "server"
+    assert stat.S_IMODE(os.stat(ret.data["path"]).st_mode) == 0o600
+    listed = salt_run_cli.run("lustre_upgrade.backups", "oss1-b")
+    assert ret.data["path"] in listed.data
+
+
+def test_backup_node_fails_when_the_node_cannot_produce_its_cib(
+    synced_master, synced_minions, salt_run_cli, tmp_path
+):
+    ret = salt_run_cli.run(
+        "lustre_upgrade.backup_node",
+        "oss1-b",
+        "method=script",
+        f"root={tmp_path}",
+        f"cib_file={tmp_path / 'none.xml'}",
+    )
+    assert ret.returncode != 0
+    assert "cibadmin --query failed" in ret.stdout + ret.stderr
