@@ -1740,9 +1740,13 @@ def disable_resources(resources, dialect=None):
     return {"disabled": _ids(resources)}
 
 
-def set_node_attributes(node, attributes, dialect=None):
+def set_node_attributes(node, attributes, dialect=None, cib_file=None):
     """
-    Set node attributes (dict or ordered ``[name, value]`` pairs); secrets stay unlogged.
+    Set node attributes (dict or ordered ``[name, value]`` pairs) in one CIB update.
+
+    The values travel on ``cibadmin --modify --xml-pipe``'s standard input, never on a
+    command line (``pcs property set --node``/``pcs node attribute`` would put fence
+    passwords in the process list); an attribute that exists keeps its id and block.
 
     CLI Example:
 
@@ -1752,11 +1756,45 @@ def set_node_attributes(node, attributes, dialect=None):
     """
     items = list(attributes.items()) if isinstance(attributes, dict) else list(attributes)
     secret = any(_is_secret(name) for name, _ in items)
-    _run(node_attribute_command(node, items, dialect), secret=secret)
+    env = {"CIB_file": cib_file} if cib_file else None
+    nodes = _run(["cibadmin", "--query", "--scope", "nodes"], env=env)["stdout"]
+    update = _node_attributes_update(
+        _parse_xml(nodes, "cibadmin --query --scope nodes"), node, items
+    )
+    _run(
+        ["cibadmin", "--modify", "--scope", "nodes", "--xml-pipe"],
+        stdin=update,
+        secret=secret,
+        env=env,
+    )
     return {"node": node, "attributes": [[name, _masked(name, value)] for name, value in items]}
 
 
-def apply_fencing_attributes(backup, node_map, dialect=None):
+def _node_attributes_update(nodes, uname, items):
+    """The ``<node>`` element that sets ``items`` on node ``uname`` of a nodes section."""
+    found = nodes.xpath(".//node[@uname=$u]", u=uname)
+    if not found:
+        raise CommandExecutionError(
+            f"node {uname} is not in the CIB's nodes section: start the cluster on it first "
+            "(pcs cluster start) or check the node name"
+        )
+    current = found[0]
+    node_id = current.get("id")
+    update = etree.Element("node", id=node_id, uname=uname)
+    blocks = {}
+    default_block = current.find("instance_attributes")
+    default_id = default_block.get("id") if default_block is not None else f"nodes-{node_id}"
+    for name, value in items:
+        existing = current.xpath("instance_attributes/nvpair[@name=$n]", n=name)
+        block_id = existing[0].getparent().get("id") if existing else default_id
+        nvpair_id = existing[0].get("id") if existing else f"nodes-{node_id}-{name}"
+        if block_id not in blocks:
+            blocks[block_id] = etree.SubElement(update, "instance_attributes", id=block_id)
+        etree.SubElement(blocks[block_id], "nvpair", id=nvpair_id, name=name, value=str(value))
+    return etree.tostring(update, encoding="unicode")
+
+
+def apply_fencing_attributes(backup, node_map, dialect=None, cib_file=None):
     """
     Set the fencing node attributes of a CIB backup on the new cluster (runbook "Cluster
     Power Management"): per node, every ``N_fence_*`` first, then the agents.
@@ -1775,7 +1813,7 @@ def apply_fencing_attributes(backup, node_map, dialect=None):
         others = [pair for pair in entry["attributes"] if pair not in agents]
         for chunk in (others, agents):
             if chunk:
-                set_node_attributes(entry["node"], chunk, dialect)
+                set_node_attributes(entry["node"], chunk, dialect, cib_file=cib_file)
         done.append(
             {
                 "node": entry["node"],

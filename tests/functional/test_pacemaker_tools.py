@@ -7,6 +7,7 @@ import subprocess
 
 import jinja2
 import pytest
+from lxml import etree
 
 from _modules import corosync, pacemaker
 from tests.support import REAL_FIXTURES, SUITE_FIXTURES, real_fixture_params
@@ -314,3 +315,33 @@ def test_setup_through_the_loader_reads_the_backup_with_the_corosync_module(modu
     argv = modules.pacemaker.setup_command(str(conf), [N1], dialect="0.9")
     assert argv[argv.index("--addr0") + 1] == "10.0.0.0"
     assert modules.pacemaker.read_cib(str(EL6_BACKUP))["stonith"][0]["id"] == "st-fencing"
+
+
+def test_fencing_attributes_land_in_the_cib_through_cibadmin_agent_last(restored, modules):
+    cib, _ = restored
+    add_nodes(cib, N1, N2)
+    ret = modules.pacemaker.apply_fencing_attributes(str(EL6_BACKUP), EL6_MAP, cib_file=str(cib))
+    assert "Fixture-" not in repr(ret)
+    nodes = {n["uname"]: n["attributes"] for n in pacemaker.read_cib(str(cib))["nodes"]}
+    assert nodes[N1]["0_fence_agent"] == "fence_virsh"
+    assert nodes[N1]["0_fence_password"] == "********"
+    assert nodes[N2]["1_fence_agent"] == "fence_ipmilan"
+    raw = cib.read_text()
+    assert (
+        'id="nodes-1-0_fence_password" name="0_fence_password" value="Fixture-Fence-Secret-1"'
+        in raw
+    )
+    # pcs reads them back as node attributes.
+    shown = run(["pcs", "-f", str(cib), "node", "attribute"]).stdout
+    assert "0_fence_agent=fence_virsh" in shown
+    # Applying again changes nothing.
+    before = raw
+    modules.pacemaker.apply_fencing_attributes(str(EL6_BACKUP), EL6_MAP, cib_file=str(cib))
+    assert _without_epoch(cib.read_text()) == _without_epoch(before)
+
+
+def _without_epoch(xml):
+    root = etree.fromstring(xml.encode())
+    for attr in ("epoch", "num_updates", "admin_epoch", "cib-last-written"):
+        root.attrib.pop(attr, None)
+    return etree.tostring(root)

@@ -1,5 +1,7 @@
 """Live functions with a recording cmd.run_all: argv, stdin, log level, waits, errors."""
 
+import re
+
 import pytest
 from salt.exceptions import CommandExecutionError
 
@@ -41,76 +43,90 @@ def test_auth_gives_the_password_on_stdin_and_logs_nothing(run_all):
     assert "s3cret" not in repr(ret) and "s3cret" not in repr(argv)
 
 
-def test_a_secret_node_attribute_runs_quietly_and_is_masked_in_errors_and_returns(run_all):
+NODES = """<nodes>
+  <node id="1" uname="ct6-mds1.lfs.intl"/>
+  <node id="2" uname="ct6-mds2.lfs.intl">
+    <instance_attributes id="nodes-2">
+      <nvpair id="nodes-2-0_fence_plug" name="0_fence_plug" value="old"/>
+    </instance_attributes>
+  </node>
+</nodes>"""
+
+
+def test_node_attributes_travel_on_stdin_never_on_the_command_line(run_all):
+    run_all.answers.append((0, NODES))
     ret = pacemaker.set_node_attributes(
-        "a.example", [["0_fence_password", "s3cret"], ["0_fence_plug", "a"]], dialect="0.10"
+        "ct6-mds1.lfs.intl", [["0_fence_password", "s3cret"], ["0_fence_plug", "a"]]
     )
-    assert run_all.calls[0][1]["output_loglevel"] == "quiet"
+    (query, _), (modify, kwargs) = run_all.calls
+    assert query == ["cibadmin", "--query", "--scope", "nodes"]
+    assert modify == ["cibadmin", "--modify", "--scope", "nodes", "--xml-pipe"]
+    assert kwargs["output_loglevel"] == "quiet"
+    assert 'value="s3cret"' in kwargs["stdin"]
+    assert "s3cret" not in repr(run_all.calls[0]) + repr(modify) + repr(ret)
     assert ret == {
-        "node": "a.example",
+        "node": "ct6-mds1.lfs.intl",
         "attributes": [["0_fence_password", "********"], ["0_fence_plug", "a"]],
     }
-    run_all.answers.append((1, ""))
+
+
+def test_an_existing_attribute_keeps_its_id_and_block(run_all):
+    run_all.answers.append((0, NODES))
+    pacemaker.set_node_attributes(
+        "ct6-mds2.lfs.intl", {"0_fence_plug": "new", "0_fence_agent": "x"}
+    )
+    stdin = run_all.calls[1][1]["stdin"]
+    assert stdin == (
+        '<node id="2" uname="ct6-mds2.lfs.intl"><instance_attributes id="nodes-2">'
+        '<nvpair id="nodes-2-0_fence_plug" name="0_fence_plug" value="new"/>'
+        '<nvpair id="nodes-2-0_fence_agent" name="0_fence_agent" value="x"/>'
+        "</instance_attributes></node>"
+    )
+
+
+def test_a_failed_update_names_no_secret(run_all):
+    run_all.answers += [(0, NODES), (1, "")]
     with pytest.raises(CommandExecutionError) as err:
-        pacemaker.set_node_attributes("a.example", {"0_fence_password": "s3cret"}, dialect="0.9")
+        pacemaker.set_node_attributes("ct6-mds1.lfs.intl", {"0_fence_password": "s3cret"})
     assert "s3cret" not in str(err.value)
-    assert "0_fence_password=********" in str(err.value)
+
+
+def test_an_unknown_node_is_named_before_anything_changes(run_all):
+    run_all.answers.append((0, NODES))
+    with pytest.raises(CommandExecutionError, match="node nosuch is not in the CIB"):
+        pacemaker.set_node_attributes("nosuch", {"0_fence_plug": "a"})
+    assert len(run_all.calls) == 1
 
 
 def test_a_plain_attribute_is_logged_normally(run_all):
-    pacemaker.set_node_attributes("a", {"0_fence_plug": "a"}, dialect="0.10")
-    assert "output_loglevel" not in run_all.calls[0][1]
+    run_all.answers.append((0, NODES))
+    pacemaker.set_node_attributes("ct6-mds1.lfs.intl", {"0_fence_plug": "a"})
+    assert "output_loglevel" not in run_all.calls[1][1]
 
 
 def test_fencing_attributes_are_applied_per_node_agent_last(run_all):
-    ret = pacemaker.apply_fencing_attributes(str(EL6_BACKUP), EL6_MAP, dialect="0.9")
-    argvs = [argv for argv, _ in run_all.calls]
-    assert argvs == [
+    run_all.answers += [(0, NODES), (0, ""), (0, NODES), (0, ""), (0, NODES), (0, ""), (0, NODES)]
+    ret = pacemaker.apply_fencing_attributes(str(EL6_BACKUP), EL6_MAP)
+    updates = [kwargs["stdin"] for argv, kwargs in run_all.calls if "--modify" in argv]
+    names = [re.findall(r' name="([^"]+)"', update) for update in updates]
+    assert names == [
+        ["0_fence_ipaddr", "0_fence_ipport", "0_fence_login", "0_fence_password", "0_fence_plug"],
+        ["0_fence_agent"],
         [
-            "pcs",
-            "property",
-            "set",
-            "--node",
-            "ct6-mds1.lfs.intl",
-            "0_fence_ipaddr=192.168.0.1",
-            "0_fence_ipport=22",
-            "0_fence_login=root",
-            "0_fence_password=Fixture-Fence-Secret-1",
-            "0_fence_plug=ct6-mds1",
+            "0_fence_ipaddr",
+            "0_fence_ipport",
+            "0_fence_login",
+            "0_fence_password",
+            "0_fence_plug",
+            "1_fence_ipaddr",
+            "1_fence_login",
+            "1_fence_password",
         ],
-        ["pcs", "property", "set", "--node", "ct6-mds1.lfs.intl", "0_fence_agent=fence_virsh"],
-        [
-            "pcs",
-            "property",
-            "set",
-            "--node",
-            "ct6-mds2.lfs.intl",
-            "0_fence_ipaddr=192.168.0.1",
-            "0_fence_ipport=22",
-            "0_fence_login=root",
-            "0_fence_password=Fixture-Fence-Secret-2",
-            "0_fence_plug=ct6-mds2",
-            "1_fence_ipaddr=10.0.9.12",
-            "1_fence_login=ADMIN",
-            "1_fence_password=Fixture-Ipmi-Secret",
-        ],
-        [
-            "pcs",
-            "property",
-            "set",
-            "--node",
-            "ct6-mds2.lfs.intl",
-            "0_fence_agent=fence_virsh",
-            "1_fence_agent=fence_ipmilan",
-        ],
+        ["0_fence_agent", "1_fence_agent"],
     ]
-    assert [kwargs.get("output_loglevel") for _, kwargs in run_all.calls] == [
-        "quiet",
-        None,
-        "quiet",
-        None,
-    ]
+    assert 'uname="ct6-mds1.lfs.intl"' in updates[0] and 'uname="ct6-mds2.lfs.intl"' in updates[2]
     assert "Fixture-" not in repr(ret)
+    assert not any("Fixture-" in repr(argv) for argv, _ in run_all.calls)
 
 
 def test_status_reads_crm_mon_xml(run_all):
