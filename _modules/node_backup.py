@@ -15,6 +15,7 @@ root-only; to bring one back, the master seals it for the node's own minion key
 """
 
 import base64
+import errno
 import fnmatch
 import glob
 import gzip
@@ -674,7 +675,7 @@ def _tree_digest(top):
 def _apply(step, root):
     target = _under(root, step["path"])
     if step["keep_original"]:
-        os.rename(target, target + ".inst")
+        _move_aside(target, target + ".inst")
     elif os.path.lexists(target):
         if os.path.isdir(target) and not os.path.islink(target):
             shutil.rmtree(target)
@@ -687,6 +688,25 @@ def _apply(step, root):
     else:
         shutil.copy2(step["source"], target, follow_symlinks=False)
         _copy_ownership(step["source"], target)
+
+
+def _move_aside(src, dst):
+    try:
+        os.rename(src, dst)
+        return
+    except OSError as exc:
+        # Overlay and bind-mounted trees refuse to rename a directory (EXDEV): copy it
+        # aside with owners and modes, then remove the original.
+        if exc.errno != errno.EXDEV:
+            raise
+    if os.path.isdir(src) and not os.path.islink(src):
+        shutil.copytree(src, dst, symlinks=True)
+        _copy_ownership_tree(src, dst)
+        shutil.rmtree(src)
+    else:
+        shutil.copy2(src, dst, follow_symlinks=False)
+        _copy_ownership(src, dst)
+        os.unlink(src)
 
 
 def _copy_ownership(src, dst):
