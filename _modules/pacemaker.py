@@ -49,6 +49,8 @@ RUNBOOK_RSC_DEFAULTS = (
 TOKEN_MS = 17000
 FAIL_RECV_CONST = 10
 CLI_CONSTRAINT_PREFIXES = ("cli-ban-", "cli-prefer-", "cli-standby-")
+RELOCATE_CONSTRAINT_PREFIX = "pcs-relocate-"
+_TEMPORARY_CONSTRAINTS = (*CLI_CONSTRAINT_PREFIXES, RELOCATE_CONSTRAINT_PREFIX)
 
 _CONTEXT_KEY = "pacemaker.dialect"
 _FENCE_ATTR = re.compile(r"^(\d+)_fence_(.+)$")
@@ -487,7 +489,8 @@ def read_cib(path=None):
         salt '*' pacemaker.read_cib /root/bck-mds1-20170418/cluster-cfg-mds1.xml
     """
     if path is None:
-        res = _run(["cibadmin", "--query"])
+        # The CIB holds fencing passwords: keep cibadmin's output out of the minion log.
+        res = _run(["cibadmin", "--query"], secret=True)
         return parse_cib(res["stdout"], source="cibadmin --query")
     root = _load_xml_file(path)
     return _parse_root(root, path)
@@ -1639,9 +1642,12 @@ def wait_until_node_empty(node, timeout=300, interval=2, dialect=None):
     return _wait(check, timeout, interval, f"{node} to run no resource")
 
 
-def standby(node=None, wait=True, timeout=300, dialect=None):
+def standby(node=None, wait=True, timeout=300, dialect=None, cib_file=None):
     """
     Put ``node`` (local node when None) in standby; with a node name, wait until it runs nothing.
+
+    With ``cib_file`` only the file changes (``pcs -f``) and nothing is waited for: no
+    resource moves in a file.
 
     CLI Example:
 
@@ -1649,15 +1655,15 @@ def standby(node=None, wait=True, timeout=300, dialect=None):
 
         salt mds1 pacemaker.standby mds1
     """
-    _run(standby_command(node, dialect))
-    if _truthy(wait) and node:
+    _run(standby_command(node, dialect, cib_file))
+    if _truthy(wait) and node and not cib_file:
         wait_until_node_empty(node, timeout=timeout, dialect=dialect)
     return {"node": node, "standby": True}
 
 
-def unstandby(node=None, dialect=None):
+def unstandby(node=None, dialect=None, cib_file=None):
     """
-    Take ``node`` (local node when None) out of standby.
+    Take ``node`` (local node when None) out of standby (in ``cib_file`` when given).
 
     CLI Example:
 
@@ -1665,7 +1671,7 @@ def unstandby(node=None, dialect=None):
 
         salt mds1 pacemaker.unstandby mds1.lfs.intl
     """
-    _run(unstandby_command(node, dialect))
+    _run(unstandby_command(node, dialect, cib_file))
     return {"node": node, "standby": False}
 
 
@@ -1684,9 +1690,9 @@ def cluster(action, node=None, all_nodes=False, timeout=300, dialect=None):
     return {"action": action, "node": node, "all": bool(all_nodes), "stdout": res["stdout"]}
 
 
-def set_properties(properties, dialect=None):
+def set_properties(properties, dialect=None, cib_file=None):
     """
-    Set cluster properties (a dict).
+    Set cluster properties (a dict), in the live CIB or in ``cib_file``.
 
     CLI Example:
 
@@ -1694,13 +1700,13 @@ def set_properties(properties, dialect=None):
 
         salt mds1 pacemaker.set_properties '{stonith-enabled: "true"}'
     """
-    _run(property_set_command(properties, dialect))
+    _run(property_set_command(properties, dialect, cib_file))
     return dict(properties)
 
 
-def set_maintenance_mode(enabled, dialect=None):
+def set_maintenance_mode(enabled, dialect=None, cib_file=None):
     """
-    Set or clear the ``maintenance-mode`` property.
+    Set or clear the ``maintenance-mode`` property (in ``cib_file`` when given).
 
     CLI Example:
 
@@ -1708,13 +1714,29 @@ def set_maintenance_mode(enabled, dialect=None):
 
         salt mds1 pacemaker.set_maintenance_mode false
     """
-    _run(maintenance_mode_command(enabled, dialect))
+    _run(maintenance_mode_command(enabled, dialect, cib_file))
     return {"maintenance-mode": _truthy(enabled)}
 
 
-def enable_resources(resources, dialect=None):
+def set_resource_defaults(defaults=None, dialect=None, cib_file=None):
     """
-    ``pcs resource enable ID…``.
+    Set resource defaults (a dict; default: the runbook's three), in the live CIB or in
+    ``cib_file``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt mds1 pacemaker.set_resource_defaults '{resource-stickiness: 1000}'
+    """
+    values = dict(defaults) if defaults else dict(RUNBOOK_RSC_DEFAULTS)
+    _run(resource_defaults_command(values, dialect, cib_file))
+    return {name: _masked(name, str(value)) for name, value in values.items()}
+
+
+def enable_resources(resources, dialect=None, cib_file=None):
+    """
+    ``pcs resource enable ID…`` (in ``cib_file`` when given).
 
     CLI Example:
 
@@ -1722,13 +1744,13 @@ def enable_resources(resources, dialect=None):
 
         salt mds1 pacemaker.enable_resources '[MGS_32834e]'
     """
-    _run(resource_enable_command(resources, dialect))
+    _run(resource_enable_command(resources, dialect, cib_file))
     return {"enabled": _ids(resources)}
 
 
-def disable_resources(resources, dialect=None):
+def disable_resources(resources, dialect=None, cib_file=None):
     """
-    ``pcs resource disable ID…``.
+    ``pcs resource disable ID…`` (in ``cib_file`` when given).
 
     CLI Example:
 
@@ -1736,7 +1758,7 @@ def disable_resources(resources, dialect=None):
 
         salt mds1 pacemaker.disable_resources '[MGS_32834e]'
     """
-    _run(resource_disable_command(resources, dialect))
+    _run(resource_disable_command(resources, dialect, cib_file))
     return {"disabled": _ids(resources)}
 
 
@@ -1757,7 +1779,7 @@ def set_node_attributes(node, attributes, dialect=None, cib_file=None):
     items = list(attributes.items()) if isinstance(attributes, dict) else list(attributes)
     secret = any(_is_secret(name) for name, _ in items)
     env = {"CIB_file": cib_file} if cib_file else None
-    nodes = _run(["cibadmin", "--query", "--scope", "nodes"], env=env)["stdout"]
+    nodes = _run(["cibadmin", "--query", "--scope", "nodes"], secret=True, env=env)["stdout"]
     update = _node_attributes_update(
         _parse_xml(nodes, "cibadmin --query --scope nodes"), node, items
     )
@@ -1794,10 +1816,60 @@ def _node_attributes_update(nodes, uname, items):
     return etree.tostring(update, encoding="unicode")
 
 
-def apply_fencing_attributes(backup, node_map, dialect=None, cib_file=None):
+def _current_node_attributes(cib_file=None):
+    """uname -> {name: real value} of the nodes section (secrets included: never return)."""
+    query = ["cibadmin", "--query", "--scope", "nodes"]
+    xml = _run(query, secret=True, env=_cib_env(cib_file))["stdout"]
+    nodes = _parse_xml(xml, "cibadmin --query --scope nodes")
+    return {
+        node.get("uname"): _nvpairs(node, "instance_attributes", mask=False)
+        for node in nodes.iter("node")
+    }
+
+
+def _pending_plan(plan, current):
+    pending = []
+    missing = sorted(entry["node"] for entry in plan if entry["node"] not in current)
+    if missing:
+        raise CommandExecutionError(
+            f"node(s) {', '.join(missing)} not in the CIB's nodes section: start the cluster "
+            "on them first (pcs cluster start) or check node_map"
+        )
+    for entry in plan:
+        have = current[entry["node"]]
+        todo = [(name, value) for name, value in entry["attributes"] if have.get(name) != value]
+        if todo:
+            pending.append({"node": entry["node"], "attributes": todo})
+    return pending
+
+
+def pending_fencing_attributes(backup, node_map, cib_file=None):
+    """
+    The fencing node attributes of a CIB backup that the CIB (live, or ``cib_file``) lacks
+    or holds with another value: ``[{"node", "attributes": [name, …]}]``, names only, in
+    the order ``apply_fencing_attributes`` sets them. A node of the plan missing from the
+    CIB is an error.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt mds1 pacemaker.pending_fencing_attributes /root/bck/cluster-cfg-mds1.xml \\
+            '{mds1: mds1.lfs.intl, mds2: mds2.lfs.intl}'
+    """
+    plan = _fencing_plan(_load_xml_file(backup), node_map, backup)
+    pending = _pending_plan(plan, _current_node_attributes(cib_file))
+    return [
+        {"node": entry["node"], "attributes": [name for name, _ in entry["attributes"]]}
+        for entry in pending
+    ]
+
+
+def apply_fencing_attributes(backup, node_map, dialect=None, cib_file=None, pending_only=False):
     """
     Set the fencing node attributes of a CIB backup on the new cluster (runbook "Cluster
-    Power Management"): per node, every ``N_fence_*`` first, then the agents.
+    Power Management"): per node, every ``N_fence_*`` first, then the agents. With
+    ``pending_only`` only those ``pending_fencing_attributes`` lists are set.
 
     CLI Example:
 
@@ -1807,6 +1879,8 @@ def apply_fencing_attributes(backup, node_map, dialect=None, cib_file=None):
             '{mds1: mds1.lfs.intl, mds2: mds2.lfs.intl}'
     """
     plan = _fencing_plan(_load_xml_file(backup), node_map, backup)
+    if _truthy(pending_only):
+        plan = _pending_plan(plan, _current_node_attributes(cib_file))
     done = []
     for entry in plan:
         agents = [pair for pair in entry["attributes"] if pair[0].endswith("_fence_agent")]
@@ -1821,6 +1895,46 @@ def apply_fencing_attributes(backup, node_map, dialect=None, cib_file=None):
             }
         )
     return done
+
+
+def setup_cluster(
+    corosync_conf, nodes, cluster_name=DEFAULT_CLUSTER_NAME, dialect=None, timeout=600
+):
+    """
+    ``pcs cluster setup`` of the new cluster, translated from the old corosync.conf (see
+    ``setup_command``); run on the first node once pcs is authenticated to every node.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt mds1 pacemaker.setup_cluster /root/bck/etc/corosync/corosync.conf \\
+            '{mds1.lfs.intl: [10.128.0.21, 10.73.10.21]}'
+    """
+    argv = setup_command(corosync_conf, nodes, cluster_name, dialect)
+    res = _run(argv, timeout=timeout)
+    return {"name": cluster_name, "nodes": _names(nodes), "stdout": res["stdout"]}
+
+
+def wait_for_cluster(timeout=120, interval=2, dialect=None):
+    """
+    Wait until the local cluster stack answers ``crm_mon`` (after ``pcs cluster start``).
+    Returns its state, as ``status`` does.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt mds1 pacemaker.wait_for_cluster
+    """
+
+    def check():
+        try:
+            return True, status(dialect)
+        except CommandExecutionError as exc:
+            return False, str(exc)
+
+    return _wait(check, timeout, interval, "the cluster to answer crm_mon")
 
 
 def node_add(node, addrs=(), start=True, enable=False, timeout=600, dialect=None):
@@ -1875,13 +1989,14 @@ def diff_cib(original, new):
 
         salt mds1 pacemaker.diff_cib /root/live.xml /root/restore.xml
     """
-    res = _run(crm_diff_command(original, new), ok_codes=(0, 1))
+    res = _run(crm_diff_command(original, new), ok_codes=(0, 1), secret=True)
     return res["stdout"] if res["retcode"] == 1 else ""
 
 
-def patch_cib(patch):
+def patch_cib(patch, cib_file=None):
     """
-    Apply a ``crm_diff`` patch file to the live CIB (``cibadmin --patch``).
+    Apply a ``crm_diff`` patch file to the live CIB (``cibadmin --patch``), or to
+    ``cib_file``; one CIB transaction either way.
 
     CLI Example:
 
@@ -1889,5 +2004,78 @@ def patch_cib(patch):
 
         salt mds1 pacemaker.patch_cib /root/restore.patch
     """
-    _run(cib_patch_command(patch))
-    return {"patched": patch}
+    _run(cib_patch_command(patch), env=_cib_env(cib_file))
+    return {"patched": patch, "cib_file": cib_file}
+
+
+def _cib_env(cib_file):
+    return {"CIB_file": cib_file} if cib_file else None
+
+
+def save_cib(output, cib_file=None):
+    """
+    Write the current CIB (``cibadmin --query``: the live one, or ``cib_file``'s) to
+    ``output``, atomically, mode 0600 (it holds the fencing passwords).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt mds1 pacemaker.save_cib /root/live-cib.xml
+    """
+    res = _run(["cibadmin", "--query"], secret=True, env=_cib_env(cib_file))
+    _parse_xml(res["stdout"], "cibadmin --query")
+    _atomic_write(output, res["stdout"].encode("utf-8"))
+    return {"output": output}
+
+
+def _preferred(cib, agents=(TARGET_AGENT,)):
+    """rsc -> node each resource of ``agents`` prefers (pure; ``read_cib`` data in)."""
+    by_rsc = {}
+    for loc in cib["locations"]:
+        # Moves, bans, standby and relocation leave constraints that are no preference.
+        if loc["node"] and loc["rsc"] and not loc["id"].startswith(_TEMPORARY_CONSTRAINTS):
+            by_rsc.setdefault(loc["rsc"], []).append(loc)
+    preferred = {}
+    for rsc in cib["resources"]:
+        if _agent_string(rsc["class"], rsc["provider"], rsc["type"]) not in agents:
+            continue
+        locs = by_rsc.get(rsc["id"], [])
+        primary = [loc for loc in locs if loc["id"] == f"{rsc['id']}-primary"]
+        if primary:
+            preferred[rsc["id"]] = primary[0]["node"]
+            continue
+        scored = [(_score(loc["score"]), loc["node"]) for loc in locs]
+        scored = [pair for pair in scored if pair[0] is not None and pair[0] > 0]
+        best = max(scored, default=None, key=lambda pair: pair[0])
+        tied = [node for score, node in scored if best and score == best[0]]
+        preferred[rsc["id"]] = best[1] if best and len(tied) == 1 else None
+    return preferred
+
+
+def _score(text):
+    value = (text or "").strip().upper()
+    if value in ("INFINITY", "+INFINITY"):
+        return float("inf")
+    if value == "-INFINITY":
+        return float("-inf")
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def preferred_nodes(cib_file=None, agents=(TARGET_AGENT,)):
+    """
+    The node each target prefers: the node of its ``<resource>-primary`` location (IML's
+    id), else the node of its single highest positive score; None when neither exists.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt mds1 pacemaker.preferred_nodes
+    """
+    if isinstance(agents, str):
+        agents = [agent.strip() for agent in agents.split(",") if agent.strip()]
+    return _preferred(read_cib(cib_file), tuple(agents))

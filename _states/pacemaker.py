@@ -1,0 +1,974 @@
+"""
+States of the new Pacemaker cluster of a Lustre HA pair (runbook: "Configure the High
+Availability Framework", "Migrate the Lustre Services", "Add Node 2", "Rebalance",
+"Cluster Power Management").
+
+Each state reads the CIB, compares it with what is wanted, predicts the change with
+test=True (result None, nothing changed), applies it through the ``pacemaker`` execution
+module and reads the CIB again to confirm; a second run reports no change.
+
+``cib_file``: the states that only change the CIB's configuration (``properties``,
+``resource_defaults``, ``cib_restored``, ``node_standby``, ``node_online``,
+``resources_enabled``, ``resources_disabled``, ``fencing_attributes_restored``) work on a
+CIB file instead of the live cluster when given one (``pcs -f``, ``CIB_file=``): plan
+offline, or prepare a CIB to push. ``cluster_present``, ``placement_settled`` and
+``rebalanced`` need the running cluster.
+
+Secrets: the hacluster password comes from the pillar (by key) and goes to pcs on stdin;
+fencing passwords travel from the backup to the CIB on cibadmin's stdin. Neither appears
+in a state's changes or comment: fencing changes list attribute names only.
+
+.. code-block:: yaml
+
+    new-cluster-on-node-1:
+      pacemaker.cluster_present:
+        - name: lustre-ha-cluster
+        - nodes: [mds1.lfs.intl]
+        - corosync_conf: /var/lib/lustre-upgrade/restore/etc/corosync/corosync.conf
+        - rings:
+            mds1.lfs.intl: [10.128.0.21, 10.73.10.21]
+
+    targets-restored-disabled:
+      pacemaker.cib_restored:
+        - name: /var/lib/lustre-upgrade/restore/cluster-cfg-mds1.xml
+        - node_map: {mds1: mds1.lfs.intl, mds2: mds2.lfs.intl}
+        - require:
+          - pacemaker: new-cluster-on-node-1
+"""
+
+import os
+import shutil
+import tempfile
+
+from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "pacemaker"
+
+TARGET_AGENT = "ocf:chroma:Target"
+MASK = "********"
+HACLUSTER_PILLAR = "lustre_upgrade:secrets:hacluster_password"
+LIVE_COROSYNC_CONF = "/etc/corosync/corosync.conf"
+_TEMPORARY = ("cli-ban-", "cli-prefer-", "cli-standby-", "pcs-relocate-")
+
+
+def __virtual__():
+    if "pacemaker.read_cib" in __salt__:
+        return __virtualname__
+    return (False, "the pacemaker execution module of this extension is not loaded")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _ret(name):
+    return {"name": name, "result": True, "changes": {}, "comment": ""}
+
+
+def _testing():
+    return bool(__opts__["test"])
+
+
+def _failed(ret, message):
+    ret["result"] = False
+    ret["comment"] = str(message)
+    return ret
+
+
+def _is_secret(name):
+    lowered = str(name).lower()
+    return "password" in lowered or "passwd" in lowered
+
+
+def _shown(name, value):
+    return MASK if _is_secret(name) and value is not None else value
+
+
+def _cib_value(value):
+    """A CIB attribute value as the CIB writes it (YAML ``true`` is the CIB's ``true``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _where(cib_file):
+    return f"CIB file {cib_file}" if cib_file else "the live CIB"
+
+
+def _is_on(value):
+    return str(value or "").strip().lower() in ("on", "true", "yes", "1", "y")
+
+
+def _role_stopped(record):
+    meta = record.get("meta") or {}
+    role = meta.get("target-role", meta.get("target_role", "Started"))
+    return str(role).strip().lower() == "stopped"
+
+
+def _agent(record):
+    return ":".join(p for p in (record["class"], record["provider"], record["type"]) if p)
+
+
+def _targets(cib):
+    return sorted(r["id"] for r in cib["resources"] if _agent(r) == TARGET_AGENT)
+
+
+def _names(value):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _nvpairs_state(name, wanted, cib_file, key, setter, what, shown_by):
+    """properties / resource_defaults: one nvpair section, compared and set as a whole."""
+    ret = _ret(name)
+    if not isinstance(wanted, dict) or not wanted:
+        return _failed(ret, f"give {what} as a mapping of name: value (e.g. in the SLS)")
+    want = {str(k): _cib_value(v) for k, v in wanted.items()}
+    try:
+        current = __salt__["pacemaker.read_cib"](cib_file)[key]
+    except CommandExecutionError as exc:
+        return _failed(ret, exc)
+    todo = {k: v for k, v in want.items() if current.get(k) != v}
+    if not todo:
+        ret["comment"] = f"{what.capitalize()} already set in {_where(cib_file)}"
+        return ret
+    predicted = {
+        k: {"old": _shown(k, current.get(k)), "new": _shown(k, v)} for k, v in todo.items()
+    }
+    if _testing():
+        ret["result"] = None
+        ret["changes"] = predicted
+        ret["comment"] = f"{len(todo)} {what} would be set in {_where(cib_file)}"
+        return ret
+    try:
+        __salt__[setter](todo, cib_file=cib_file)
+        after = __salt__["pacemaker.read_cib"](cib_file)[key]
+    except CommandExecutionError as exc:
+        return _failed(ret, exc)
+    ret["changes"] = {
+        k: {"old": _shown(k, current.get(k)), "new": _shown(k, after.get(k))}
+        for k in todo
+        if after.get(k) != current.get(k)
+    }
+    wrong = sorted(k for k, v in todo.items() if after.get(k) != v)
+    if wrong:
+        return _failed(
+            ret,
+            f"{', '.join(wrong)} still differ in {_where(cib_file)} after setting them: an "
+            f"earlier set of {what} may hold them too; look at `{shown_by}` and remove the "
+            "duplicates",
+        )
+    ret["comment"] = f"{len(todo)} {what} set in {_where(cib_file)}"
+    return ret
+
+
+# --------------------------------------------------------------------------- CIB settings
+
+
+def properties(name, properties, cib_file=None):
+    """
+    Cluster properties hold the given values (``pcs property set``).
+
+    name
+        A label for the state.
+    properties
+        ``{property: value}``; YAML booleans become ``true``/``false``.
+    cib_file
+        Work on this CIB file instead of the live cluster.
+
+    .. code-block:: yaml
+
+        cluster-properties:
+          pacemaker.properties:
+            - properties:
+                no-quorum-policy: ignore
+                stonith-enabled: true
+                symmetric-cluster: true
+
+        out-of-maintenance:
+          pacemaker.properties:
+            - properties: {maintenance-mode: false}
+    """
+    return _nvpairs_state(
+        name,
+        properties,
+        cib_file,
+        "properties",
+        "pacemaker.set_properties",
+        "properties",
+        "pcs property config --all",
+    )
+
+
+def resource_defaults(name, defaults, cib_file=None):
+    """
+    Resource defaults hold the given values (``pcs resource defaults``).
+
+    .. code-block:: yaml
+
+        resource-defaults:
+          pacemaker.resource_defaults:
+            - defaults:
+                resource-stickiness: 1000
+                failure-timeout: 20m
+                migration-threshold: 3
+    """
+    return _nvpairs_state(
+        name,
+        defaults,
+        cib_file,
+        "rsc_defaults",
+        "pacemaker.set_resource_defaults",
+        "resource defaults",
+        "pcs resource defaults config",
+    )
+
+
+# --------------------------------------------------------------------------- restore
+
+
+def _cib_changes(before, after, property_names, default_names):
+    """What differs from ``before`` to ``after`` (``read_cib`` data) for a restore."""
+    changes = {}
+    for key, label in (
+        ("resources", "resources_added"),
+        ("stonith", "stonith_added"),
+        ("locations", "constraints_added"),
+    ):
+        added = sorted({r["id"] for r in after[key]} - {r["id"] for r in before[key]})
+        if added:
+            changes[label] = added
+    for key, names in (("properties", property_names), ("rsc_defaults", default_names)):
+        diff = {
+            n: {"old": before[key].get(n), "new": after[key].get(n)}
+            for n in sorted(names)
+            if before[key].get(n) != after[key].get(n)
+        }
+        if diff:
+            changes[key] = diff
+    return changes
+
+
+def _running_targets(cib, ids):
+    """Targets of ``ids`` that are enabled or active anywhere: not safely stopped."""
+    by_id = {r["id"]: r for r in cib["resources"]}
+    return sorted(
+        ident
+        for ident in ids
+        if ident in by_id and (not _role_stopped(by_id[ident]) or cib["placement"].get(ident))
+    )
+
+
+def _restore_invariant(cib, created):
+    """Safety invariant 3 on a CIB: each created target disabled, maintenance-mode true."""
+    by_id = {r["id"]: r for r in cib["resources"]}
+    problems = [f"{i} is not target-role=Stopped" for i in created if not _role_stopped(by_id[i])]
+    if not _is_on(cib["properties"].get("maintenance-mode")):
+        problems.append("maintenance-mode is not true")
+    return problems
+
+
+def cib_restored(name, node_map, cib_file=None, agents=None):
+    """
+    The targets, ``st-fencing`` and location constraints of an old cluster's CIB backup
+    exist in the new cluster's CIB, the targets disabled, the cluster in maintenance mode.
+
+    The new configuration is built offline (``pacemaker.build_restore_cib``) on a copy
+    of the current CIB, compared with ``crm_diff`` and applied as ONE patch
+    (``cibadmin --patch``): the backup's XML is copied with its ids (IML finds
+    constraints by ``<resource>-primary``/``-secondary``), node names rewritten through
+    ``node_map``, new targets with ``target-role=Stopped``, properties
+    ``maintenance-mode``, ``no-quorum-policy``, ``stonith-enabled``,
+    ``symmetric-cluster`` and the resource defaults set as the runbook does. test=True
+    reports what the patch adds and changes nothing.
+
+    Safety (DESIGN.md invariant 3, targets disabled and maintenance mode on until the old
+    cluster is verified stopped):
+
+    - every target the patch creates is ``target-role=Stopped`` and the patch sets
+      ``maintenance-mode=true``; both are checked on the built CIB before it is pushed
+      and on the CIB after;
+    - the state refuses (result False, nothing pushed) when a backup target already in
+      the CIB is enabled or active while ``maintenance-mode`` is not true: that cluster
+      may already run Lustre, and the restore's ``maintenance-mode=true`` would change a
+      live cluster;
+    - once every target, ``st-fencing`` and constraint of the backup exists, the restore
+      is complete and the state changes nothing, whatever the properties are by then
+      (the cutover turns maintenance mode off; running this again must not undo it).
+
+    name
+        The CIB backup (``cibadmin --query`` of the old cluster).
+    node_map
+        Old node name -> new FQDN, for every node the backup's constraints name.
+    cib_file
+        Restore into this CIB file instead of the live cluster.
+    agents
+        Resource agents restored (default ``ocf:chroma:Target``).
+
+    .. code-block:: yaml
+
+        targets-restored-disabled:
+          pacemaker.cib_restored:
+            - name: /var/lib/lustre-upgrade/restore/cluster-cfg-mds1.xml
+            - node_map: {mds1: mds1.lfs.intl, mds2: mds2.lfs.intl}
+    """
+    ret = _ret(name)
+    build_kwargs = {"agents": agents} if agents else {}
+    # Copies of the CIB hold the fencing passwords: a private directory, removed after.
+    workdir = tempfile.mkdtemp(prefix="pacemaker-restore-")
+    try:
+        current = cib_file or os.path.join(workdir, "current.xml")
+        built = os.path.join(workdir, "restored.xml")
+
+        def build():
+            if not cib_file:
+                __salt__["pacemaker.save_cib"](current)
+            summary = __salt__["pacemaker.build_restore_cib"](
+                name, node_map, built, base=current, **build_kwargs
+            )
+            return __salt__["pacemaker.read_cib"](current), summary
+
+        try:
+            before, summary = build()
+        except CommandExecutionError as exc:
+            return _failed(ret, exc)
+        notes = list(summary["warnings"])
+        if summary["dropped_constraints"]:
+            notes.append(
+                "not restored (moves/bans of the old cluster): "
+                + ", ".join(d["id"] for d in summary["dropped_constraints"])
+            )
+        note = f"; {'; '.join(notes)}" if notes else ""
+        created = summary["resources"]
+        if not (created or summary["stonith"] or summary["constraints"]):
+            ret["comment"] = (
+                f"{_where(cib_file)} already holds the targets, st-fencing and location "
+                f"constraints of {name}{note}"
+            )
+            return ret
+        kept_targets = [i for i in summary["kept"] if i in set(_targets(before))]
+        live = _running_targets(before, kept_targets)
+        if live and not _is_on(before["properties"].get("maintenance-mode")):
+            missing = created + summary["stonith"] + [c["id"] for c in summary["constraints"]]
+            return _failed(
+                ret,
+                f"{_where(cib_file)} has target(s) {', '.join(live)} enabled or running while "
+                f"maintenance-mode is not true, and lacks {', '.join(missing)} of {name}. "
+                "The restore sets maintenance-mode=true, which must not happen behind a "
+                "cluster that may run Lustre; targets stay disabled and the cluster in "
+                "maintenance mode only until the old cluster is verified stopped. If the "
+                "cutover is done, add what is missing by hand; otherwise disable those "
+                "targets (pcs resource disable) or set maintenance-mode=true, and run again. "
+                "Nothing was changed",
+            )
+        try:
+            patch = __salt__["pacemaker.diff_cib"](current, built)
+            planned = __salt__["pacemaker.read_cib"](built)
+        except CommandExecutionError as exc:
+            return _failed(ret, exc)
+        problems = _restore_invariant(planned, created)
+        if not patch:
+            problems.append("crm_diff found no difference to push")
+        if problems:
+            return _failed(
+                ret,
+                f"the restore CIB built from {name} is not as planned ({'; '.join(problems)});"
+                " nothing was pushed. Report this with the backup file",
+            )
+        names = (summary["properties"], summary["rsc_defaults"])
+        predicted = _cib_changes(before, planned, *names)
+        if _testing():
+            ret["result"] = None
+            ret["changes"] = predicted
+            ret["comment"] = (
+                f"one patch would restore {len(created)} target(s) (disabled), "
+                f"{len(summary['constraints'])} location constraint(s) and "
+                f"maintenance-mode=true into {_where(cib_file)} from {name}{note}"
+            )
+            return ret
+        patch_file = os.path.join(workdir, "restore.patch")
+        with open(patch_file, "w", encoding="utf-8") as fh:
+            fh.write(patch)
+        try:
+            __salt__["pacemaker.patch_cib"](patch_file, cib_file=cib_file)
+            after = __salt__["pacemaker.read_cib"](cib_file)
+        except CommandExecutionError as exc:
+            return _failed(
+                ret,
+                f"{exc}. cibadmin applies a patch whole or not at all: run the state again "
+                "once the cause is fixed",
+            )
+        ret["changes"] = _cib_changes(before, after, *names)
+        problems = _restore_invariant(after, created)
+        try:
+            _, again = build()
+        except CommandExecutionError as exc:
+            return _failed(ret, exc)
+        missing = again["resources"] + again["stonith"] + [c["id"] for c in again["constraints"]]
+        if problems or missing:
+            return _failed(
+                ret,
+                f"after the patch {_where(cib_file)} is not as planned: "
+                f"{'; '.join(problems + [f'still missing: {m}' for m in missing])}. Keep the "
+                "old cluster running, inspect `pcs config` and run the state again",
+            )
+        ret["comment"] = (
+            f"restored {len(created)} target(s) (disabled), {len(summary['constraints'])} "
+            f"location constraint(s) and maintenance-mode=true into {_where(cib_file)} from "
+            f"{name} in one patch{note}"
+        )
+        return ret
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def fencing_attributes_restored(name, node_map, cib_file=None):
+    """
+    The ``N_fence_*`` node attributes of an old cluster's CIB backup are set on the new
+    cluster's nodes (runbook "Cluster Power Management"), renamed through ``node_map``;
+    per node the agents (``N_fence_agent``) are set last. Only attributes missing or
+    different are set. Changes name the attributes, never their values.
+
+    .. code-block:: yaml
+
+        fencing-restored:
+          pacemaker.fencing_attributes_restored:
+            - name: /var/lib/lustre-upgrade/restore/cluster-cfg-mds1.xml
+            - node_map: {mds1: mds1.lfs.intl, mds2: mds2.lfs.intl}
+    """
+    ret = _ret(name)
+    try:
+        pending = __salt__["pacemaker.pending_fencing_attributes"](name, node_map, cib_file)
+    except CommandExecutionError as exc:
+        return _failed(ret, exc)
+    if not pending:
+        ret["comment"] = f"{_where(cib_file)} holds every fencing attribute of {name}"
+        return ret
+    predicted = {entry["node"]: {"set": entry["attributes"]} for entry in pending}
+    count = sum(len(entry["attributes"]) for entry in pending)
+    if _testing():
+        ret["result"] = None
+        ret["changes"] = predicted
+        ret["comment"] = f"{count} fencing attribute(s) from {name} would be set (agents last)"
+        return ret
+    try:
+        __salt__["pacemaker.apply_fencing_attributes"](
+            name, node_map, cib_file=cib_file, pending_only=True
+        )
+        left = __salt__["pacemaker.pending_fencing_attributes"](name, node_map, cib_file)
+    except CommandExecutionError as exc:
+        return _failed(ret, exc)
+    ret["changes"] = predicted
+    if left:
+        still = ", ".join(f"{e['node']}: {', '.join(e['attributes'])}" for e in left)
+        return _failed(ret, f"fencing attributes still differ after setting them: {still}")
+    ret["comment"] = f"{count} fencing attribute(s) from {name} set (agents last)"
+    return ret
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+def _node(cib, name):
+    for node in cib["nodes"]:
+        if node["uname"] == name:
+            return node
+    known = ", ".join(sorted(n["uname"] or n["id"] for n in cib["nodes"])) or "none"
+    raise CommandExecutionError(
+        f"node {name} is not in the CIB's nodes section (nodes: {known}); use the node's "
+        "name in the new cluster (its FQDN) or start the cluster on it first"
+    )
+
+
+def _busy_on(node):
+    placement = __salt__["pacemaker.status"]()["placement"]
+    return sorted(rsc for rsc, nodes in placement.items() if node in nodes)
+
+
+def node_standby(name, wait=True, timeout=300, cib_file=None):
+    """
+    Node ``name`` is in standby (``pcs node standby``) and, on the live cluster with
+    ``wait``, runs no resource any more; a standby node that still runs something is
+    waited for again on the next run.
+
+    With ``cib_file`` only the file's standby attribute is set (nothing moves in a file).
+
+    .. code-block:: yaml
+
+        evacuate-node-1:
+          pacemaker.node_standby:
+            - name: mds1.lfs.intl
+            - timeout: 900
+    """
+    ret = _ret(name)
+    live_wait = bool(wait) and not cib_file
+    try:
+        was = _is_on(
+            _node(__salt__["pacemaker.read_cib"](cib_file), name)["attributes"].get("standby")
+        )
+        busy = _busy_on(name) if live_wait and was else []
+    except CommandExecutionError as exc:
+        return _failed(ret, exc)
+    if was and not busy:
+        ret["comment"] = f"{name} is in standby in {_where(cib_file)}" + (
+            " and runs no resource" if live_wait else ""
+        )
+        return ret
+    if _testing():
+        ret["result"] = None
+        if not was:
+            ret["changes"] = {"standby": {"old": False, "new": True}}
+            ret["comment"] = f"{name} would be put in standby" + (
+                f" and waited for (up to {timeout}s) until it runs no resource" if live_wait else ""
+            )
+        else:
+            ret["comment"] = (
+                f"{name} is in standby; would wait up to {timeout}s until it no longer runs "
+                f"{', '.join(busy)}"
+            )
+        return ret
+    try:
+        if not was:
+            __salt__["pacemaker.standby"](name, wait=False, cib_file=cib_file)
+            now = _node(__salt__["pacemaker.read_cib"](cib_file), name)["attributes"]
+            if not _is_on(now.get("standby")):
+                return _failed(ret, f"{name} is not in standby after `pcs node standby`")
+            ret["changes"] = {"standby": {"old": False, "new": True}}
+    except CommandExecutionError as exc:
+        return _failed(ret, exc)
+    if live_wait:
+        try:
+            __salt__["pacemaker.wait_until_node_empty"](name, timeout=timeout)
+        except CommandExecutionError as exc:
+            return _failed(
+                ret,
+                f"{name} is in standby but still runs resources: {exc}. Check `pcs status` "
+                "for failed stops; run the state again to keep waiting",
+            )
+    if was:
+        ret["comment"] = f"{name} was in standby; it now runs no resource"
+    else:
+        ret["comment"] = f"{name} put in standby in {_where(cib_file)}" + (
+            "; it runs no resource" if live_wait else ""
+        )
+    return ret
+
+
+def node_online(name, cib_file=None):
+    """
+    Node ``name`` is not in standby (``pcs node unstandby``). It does not start the
+    cluster on the node.
+
+    .. code-block:: yaml
+
+        node-1-back:
+          pacemaker.node_online:
+            - name: mds1.lfs.intl
+    """
+    ret = _ret(name)
+    try:
+        node = _node(__salt__["pacemaker.read_cib"](cib_file), name)
+    except CommandExecutionError as exc:
+        return _failed(ret, exc)
+    if not _is_on(node["attributes"].get("standby")):
+        ret["comment"] = f"{name} is not in standby in {_where(cib_file)}"
+        return ret
+    change = {"standby": {"old": True, "new": False}}
+    if _testing():
+        ret["result"] = None
+        ret["changes"] = change
+        ret["comment"] = f"{name} would be taken out of standby"
+        return ret
+    try:
+        __salt__["pacemaker.unstandby"](name, cib_file=cib_file)
+        now = _node(__salt__["pacemaker.read_cib"](cib_file), name)["attributes"]
+    except CommandExecutionError as exc:
+        return _failed(ret, exc)
+    if _is_on(now.get("standby")):
+        return _failed(ret, f"{name} is still in standby after `pcs node unstandby`")
+    ret["changes"] = change
+    ret["comment"] = f"{name} taken out of standby in {_where(cib_file)}"
+    return ret
+
+
+# --------------------------------------------------------------------------- resources
+
+
+def _resources_state(name, resources, cib_file, enable):
+    ret = _ret(name)
+    verb, past = ("enable", "enabled") if enable else ("disable", "disabled")
+    try:
+        cib = __salt__["pacemaker.read_cib"](cib_file)
+    except CommandExecutionError as exc:
+        return _failed(ret, exc)
+    wanted = _names(resources)
+    if wanted is None:
+        wanted = _targets(cib)
+        if not wanted and enable:
+            return _failed(
+                ret,
+                f"{_where(cib_file)} holds no {TARGET_AGENT} resource to enable: restore them "
+                "first (pacemaker.cib_restored)",
+            )
+    by_id = {r["id"]: r for r in cib["resources"]}
+    unknown = sorted(set(wanted) - set(by_id))
+    if unknown:
+        return _failed(ret, f"no such resource in {_where(cib_file)}: {', '.join(unknown)}")
+    todo = sorted(i for i in wanted if _role_stopped(by_id[i]) == enable)
+    if not todo:
+        ret["comment"] = f"{len(wanted)} resource(s) already {past} in {_where(cib_file)}"
+        return ret
+    change = {past: todo}
+    if _testing():
+        ret["result"] = None
+        ret["changes"] = change
+        ret["comment"] = f"{len(todo)} resource(s) would be {past}"
+        return ret
+    try:
+        __salt__[f"pacemaker.{verb}_resources"](todo, cib_file=cib_file)
+        after = {r["id"]: r for r in __salt__["pacemaker.read_cib"](cib_file)["resources"]}
+    except CommandExecutionError as exc:
+        return _failed(ret, exc)
+    ret["changes"] = change
+    wrong = sorted(i for i in todo if _role_stopped(after[i]) == enable)
+    if wrong:
+        return _failed(ret, f"{', '.join(wrong)} not {past} after `pcs resource {verb}`")
+    ret["comment"] = f"{len(todo)} resource(s) {past} in {_where(cib_file)}"
+    return ret
+
+
+def resources_enabled(name, resources=None, cib_file=None):
+    """
+    Resources are enabled (no ``target-role=Stopped``): ``resources``, or every
+    ``ocf:chroma:Target`` when None (a CIB without one fails: nothing to start). Being
+    enabled is not being started: ``placement_settled`` waits for that.
+
+    .. code-block:: yaml
+
+        targets-enabled:
+          pacemaker.resources_enabled:
+            - require:
+              - pacemaker: out-of-maintenance
+    """
+    return _resources_state(name, resources, cib_file, enable=True)
+
+
+def resources_disabled(name, resources=None, cib_file=None):
+    """
+    Resources are disabled (``target-role=Stopped``): ``resources``, or every
+    ``ocf:chroma:Target`` when None.
+
+    .. code-block:: yaml
+
+        targets-disabled:
+          pacemaker.resources_disabled: []
+    """
+    return _resources_state(name, resources, cib_file, enable=False)
+
+
+# --------------------------------------------------------------------------- placement
+
+
+def _expected(expected):
+    """``{rsc: node | [node…] | None}`` -> ``{rsc: sorted nodes}``, or the preferred nodes."""
+    if expected is None:
+        preferred = __salt__["pacemaker.preferred_nodes"]()
+        if not preferred:
+            raise CommandExecutionError(
+                f"the live CIB holds no {TARGET_AGENT} resource: restore them first "
+                "(pacemaker.cib_restored)"
+            )
+        unknown = sorted(rsc for rsc, node in preferred.items() if node is None)
+        if unknown:
+            raise CommandExecutionError(
+                f"no preferred node for {', '.join(unknown)}: neither a <resource>-primary "
+                "location nor a single highest score; give `expected` in the state"
+            )
+        return {rsc: [node] for rsc, node in preferred.items()}
+    if not isinstance(expected, dict):
+        raise CommandExecutionError("give expected as {resource: node} (or none)")
+    return {rsc: sorted(_names(nodes) or []) for rsc, nodes in expected.items()}
+
+
+def _misplaced(want, placement):
+    return {
+        rsc: {"old": sorted(placement.get(rsc, [])), "new": nodes}
+        for rsc, nodes in want.items()
+        if sorted(placement.get(rsc, [])) != nodes
+    }
+
+
+def placement_settled(name, expected=None, timeout=300, interval=2):
+    """
+    Wait until every resource runs where expected: ``expected`` ``{resource: node}`` (a
+    list of nodes, or None for stopped), or by default every target on its preferred
+    node (its ``<resource>-primary`` location, else its single highest score). Changes
+    nothing; with test=True it looks once (result None when it would wait). Live only.
+
+    .. code-block:: yaml
+
+        targets-on-node-1:
+          pacemaker.placement_settled:
+            - expected: {MGS_32834e: mds1.lfs.intl, demo-MDT0000_802c1b: mds1.lfs.intl}
+            - timeout: 900
+    """
+    ret = _ret(name)
+    try:
+        want = _expected(expected)
+        off = _misplaced(want, __salt__["pacemaker.status"]()["placement"])
+    except CommandExecutionError as exc:
+        return _failed(ret, exc)
+    if not off:
+        ret["comment"] = f"{len(want)} resource(s) run where expected"
+        return ret
+    waiting = "; ".join(
+        f"{rsc} on {', '.join(v['new']) or 'no node'} (now {', '.join(v['old']) or 'stopped'})"
+        for rsc, v in off.items()
+    )
+    if _testing():
+        ret["result"] = None
+        ret["comment"] = f"would wait up to {timeout}s for {waiting}"
+        return ret
+    try:
+        __salt__["pacemaker.wait_for_placement"](want, timeout=timeout, interval=interval)
+    except CommandExecutionError as exc:
+        return _failed(
+            ret,
+            f"{exc}. Check `pcs status` (failed actions, standby nodes, bans), fix the cause "
+            "and run again",
+        )
+    ret["comment"] = f"{len(want)} resource(s) run where expected (waited for {waiting})"
+    return ret
+
+
+def rebalanced(name, timeout=600, interval=2):
+    """
+    Every target runs on its preferred node (runbook "Rebalance"): when some does not,
+    ``pcs resource relocate run`` for those targets, then wait until all are there.
+    Refuses while a preferred node is in standby or a move/ban/relocate constraint is
+    left on a target. Live only.
+
+    .. code-block:: yaml
+
+        targets-rebalanced:
+          pacemaker.rebalanced:
+            - timeout: 900
+    """
+    ret = _ret(name)
+    try:
+        cib = __salt__["pacemaker.read_cib"]()
+        want = _expected(None)
+        off = _misplaced(want, __salt__["pacemaker.status"]()["placement"])
+    except CommandExecutionError as exc:
+        return _failed(ret, exc)
+    if not off:
+        ret["comment"] = f"{len(want)} target(s) run on their preferred nodes"
+        return ret
+    standby = sorted(n["uname"] for n in cib["nodes"] if _is_on(n["attributes"].get("standby")))
+    blocked = sorted({node for nodes in want.values() for node in nodes} & set(standby))
+    if blocked:
+        return _failed(
+            ret,
+            f"preferred node(s) {', '.join(blocked)} in standby: take them out first "
+            "(pacemaker.node_online / pcs node unstandby). Nothing was moved",
+        )
+    leftovers = sorted(
+        loc["id"]
+        for loc in cib["locations"]
+        if loc["rsc"] in want and loc["id"].startswith(_TEMPORARY)
+    )
+    if leftovers:
+        return _failed(
+            ret,
+            f"temporary constraints left on targets: {', '.join(leftovers)}; remove them "
+            "(`pcs resource clear <resource>`, `pcs resource relocate clear`) and run again. "
+            "Nothing was moved",
+        )
+    if _testing():
+        ret["result"] = None
+        ret["changes"] = off
+        ret["comment"] = f"{len(off)} target(s) would be relocated to their preferred nodes"
+        return ret
+    try:
+        __salt__["pacemaker.relocate"]("run", resources=sorted(off), timeout=timeout)
+        seen = __salt__["pacemaker.wait_for_placement"](want, timeout=timeout, interval=interval)
+    except CommandExecutionError as exc:
+        return _failed(
+            ret,
+            f"{exc}. Check `pcs status`; if `pcs constraint` lists pcs-relocate-* "
+            "constraints, run `pcs resource relocate clear`, then run again",
+        )
+    ret["changes"] = {rsc: {"old": v["old"], "new": seen.get(rsc, [])} for rsc, v in off.items()}
+    ret["comment"] = f"{len(off)} target(s) relocated to their preferred nodes"
+    return ret
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+def _conf_cluster(path):
+    """(cluster name, [node names]) of a corosync.conf, or None when there is none."""
+    if not __salt__["corosync.exists"](path):
+        return None
+    conf = __salt__["corosync.read_conf"](path)
+    nodes = [n.get("name") or n.get("ring0_addr") for n in conf["nodes"]]
+    return conf["totem"].get("cluster_name"), [n for n in nodes if n]
+
+
+def _is_running():
+    try:
+        __salt__["pacemaker.status"]()
+    except CommandExecutionError:
+        return False
+    return True
+
+
+def _password(password, password_pillar):
+    if password is None:
+        password = __salt__["pillar.get"](password_pillar)
+    if not isinstance(password, str) or not password:
+        raise CommandExecutionError(
+            f"pillar {password_pillar} is missing or empty: set the hacluster password there "
+            "(GPG-encrypted, see pillar.example)"
+        )
+    if password.lstrip().startswith("-----BEGIN PGP MESSAGE-----"):
+        raise CommandExecutionError(
+            f"pillar {password_pillar} is still GPG-encrypted: the master could not decrypt "
+            "it; check its gpg_keydir"
+        )
+    return password
+
+
+def cluster_present(
+    name,
+    nodes,
+    corosync_conf,
+    rings=None,
+    password=None,
+    password_pillar=HACLUSTER_PILLAR,
+    enable=True,
+    live_conf=LIVE_COROSYNC_CONF,
+    timeout=600,
+):
+    """
+    The new cluster ``name`` exists with ``nodes`` and runs on this node (runbook
+    "Configure the High Availability Framework", "Add Node 2").
+
+    - no ``live_conf``: ``pcs host auth`` (``cluster auth``) of ``nodes``, ``pcs cluster
+      setup`` translated from the backed-up ``corosync_conf`` (``pacemaker.setup_command``:
+      rings, udp/knet, token 17000), ``pcs cluster start`` (and ``enable``);
+    - ``live_conf`` of cluster ``name`` lacking some of ``nodes`` (node 2 after its
+      rebuild): auth of all ``nodes``, ``pcs cluster node add`` of each missing one with
+      its ``rings`` addresses, started;
+    - present (``live_conf`` names the cluster and exactly those nodes) but not running:
+      ``pcs cluster start``.
+
+    A ``live_conf`` of another cluster, or with other nodes, fails: this state never
+    replaces or shrinks a cluster.
+
+    name
+        The cluster name (``lustre-ha-cluster`` in IML's runbook).
+    nodes
+        The new cluster's node names (FQDNs).
+    corosync_conf
+        The old cluster's corosync.conf from the node's backup.
+    rings
+        ``{node: [ring0_addr, ring1_addr…]}``, one address per ring of the old config
+        (needed for knet, pcs ≥0.10).
+    password, password_pillar
+        The hacluster password, by default read from this pillar key when needed; give
+        ``password`` only through a pillar/slot, never a literal in an SLS. It goes to
+        pcs on stdin and never appears in the return.
+    enable
+        Also start the cluster at boot (``pcs cluster enable``, as the runbook does).
+    live_conf
+        This node's corosync.conf.
+
+    .. code-block:: yaml
+
+        new-cluster:
+          pacemaker.cluster_present:
+            - name: lustre-ha-cluster
+            - nodes: [mds1.lfs.intl]
+            - corosync_conf: /var/lib/lustre-upgrade/restore/etc/corosync/corosync.conf
+            - rings: {mds1.lfs.intl: [10.128.0.21, 10.73.10.21]}
+    """
+    ret = _ret(name)
+    wanted = _names(nodes) or []
+    if not wanted:
+        return _failed(ret, "give the new cluster's nodes (FQDNs)")
+    rings = rings or {}
+    if rings and sorted(set(wanted) - set(rings)):
+        return _failed(
+            ret, f"rings has no addresses for {', '.join(sorted(set(wanted) - set(rings)))}"
+        )
+    try:
+        present = _conf_cluster(live_conf)
+    except CommandExecutionError as exc:
+        return _failed(ret, exc)
+    plan = {}
+    if present is None:
+        setup_nodes = {n: rings[n] for n in wanted} if rings else wanted
+        try:
+            argv = __salt__["pacemaker.setup_command"](corosync_conf, setup_nodes, name)
+        except CommandExecutionError as exc:
+            return _failed(ret, exc)
+        plan = {"auth": wanted, "setup": " ".join(argv), "started": True}
+    else:
+        cluster, have = present
+        if cluster != name:
+            return _failed(
+                ret,
+                f"{live_conf} belongs to cluster {cluster!r}, not {name!r}: this state does "
+                "not replace a cluster. Destroy the other one by hand (pcs cluster destroy) "
+                "if it is a leftover, then run again",
+            )
+        extra = sorted(set(have) - set(wanted))
+        if extra:
+            return _failed(
+                ret,
+                f"cluster {name} has node(s) {', '.join(extra)} that are not in nodes: this "
+                "state does not remove nodes (pcs cluster node remove)",
+            )
+        missing = [n for n in wanted if n not in have]
+        if missing:
+            plan = {"auth": wanted, "added": missing}
+        if not _is_running():
+            plan["started"] = True
+    if not plan:
+        ret["comment"] = f"cluster {name} with {', '.join(wanted)} is set up and running"
+        return ret
+    if _testing():
+        ret["result"] = None
+        ret["changes"] = plan
+        ret["comment"] = f"cluster {name} would be " + ", ".join(
+            k for k in ("auth", "setup", "added", "started") if k in plan
+        )
+        return ret
+    try:
+        if "auth" in plan:
+            __salt__["pacemaker.auth"](wanted, _password(password, password_pillar))
+        if "setup" in plan:
+            __salt__["pacemaker.setup_cluster"](corosync_conf, setup_nodes, name, timeout=timeout)
+        for node in plan.get("added", []):
+            __salt__["pacemaker.node_add"](
+                node, rings.get(node, []), start=True, enable=enable, timeout=timeout
+            )
+        if plan.get("started"):
+            __salt__["pacemaker.cluster"]("start", timeout=timeout)
+            if enable and "setup" in plan:
+                __salt__["pacemaker.cluster"]("enable")
+        __salt__["pacemaker.wait_for_cluster"](timeout=min(int(timeout), 300))
+        after = _conf_cluster(live_conf)
+    except CommandExecutionError as exc:
+        return _failed(ret, f"{exc}. Check `pcs status` and /var/log/pcsd; run again once fixed")
+    ret["changes"] = plan
+    if after is None or after[0] != name or sorted(after[1]) != sorted(wanted):
+        return _failed(
+            ret,
+            f"{live_conf} does not describe cluster {name} with {', '.join(wanted)} after setup",
+        )
+    ret["comment"] = f"cluster {name} with {', '.join(wanted)} is set up and running"
+    return ret
