@@ -17,7 +17,7 @@ apt_packages=(
     python3-venv python3-dev gcc
     pacemaker pacemaker-cli-utils corosync pcs resource-agents fence-agents
     rpm dnf createrepo-c dnf-plugins-core
-    postgresql iproute2 util-linux procps psmisc openssl
+    postgresql iproute2 util-linux procps psmisc openssl openssh-client
 )
 missing=()
 for pkg in "${apt_packages[@]}"; do

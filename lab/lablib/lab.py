@@ -1,0 +1,479 @@
+"""The lab as one object: bring it up, use it, tear it down.
+
+`Lab.up()` creates a run (a run id in every name), records everything it makes in the
+run's state file before making it, and tears the run down again if any step fails.
+`Lab.attach(run_dir)` gives the same object for an existing run (labctl status/down,
+tests). `teardown()` works from the state file alone, so it also cleans up after a crash.
+"""
+
+import concurrent.futures
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import cluster, image, netns, preflight, prober, repo
+from .config import LAB_DIR, LabSpec, build_spec
+from .labd import request as labd_request
+from .master import Master
+from .node import Node
+from .proc import child_pids, kill_recorded, nsenter_argv, run, same_process, wait_gone
+from .state import RunState, list_runs, new_run_id
+
+
+class LabError(Exception):
+    pass
+
+
+def log(message):
+    print(f"[lab {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class Lab:
+    def __init__(self, spec, run_dir):
+        self.spec = spec
+        self.run_dir = Path(run_dir)
+        self.state = RunState(self.run_dir)
+        self.run_id = self.run_dir.name
+        self.hub_netns = netns.hub_ns(self.run_id)
+        self.node_netns = {n.minion: netns.node_ns(self.run_id, n.minion) for n in spec.nodes}
+        self.master = Master(spec, self.run_dir, self.hub_netns)
+        self.nodes = {
+            n.minion: Node(spec, n, self.run_dir, self.node_netns[n.minion]) for n in spec.nodes
+        }
+        self.image_dir = self.run_dir / "image"
+        self.san = self.run_dir / "san"
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def up(cls, settings=None, pillar=None, keep_on_failure=False, extra_packages=(), venv=None):
+        started = time.monotonic()
+        spec = build_spec(settings, pillar, venv=venv)
+        preflight.check_all(spec, tuple(extra_packages) + tuple(spec.extra_packages))
+        run_dir = Path(spec.run_base) / new_run_id()
+        Path(spec.run_base).mkdir(parents=True, exist_ok=True, mode=0o700)
+        lab = cls(spec, run_dir)
+        lab.state.create(settings=spec.settings_file, pillar=spec.pillar_dir)
+        lab.state.note_host(
+            netns_mount_before=netns.netns_mount_present(),
+            netns_dir_before=os.path.isdir("/run/netns"),
+        )
+        try:
+            lab._build()
+            lab._wait_ready(started)
+        except BaseException:
+            if not keep_on_failure:
+                log(f"run {lab.run_id}: failed; tearing down (logs kept in {lab.logs_dir()})")
+                lab.collect_logs(lab.logs_dir())
+                lab.teardown()
+            raise
+        elapsed = time.monotonic() - started
+        lab.state.note(up_seconds=round(elapsed, 1))
+        log(f"run {lab.run_id}: up in {elapsed:.1f} s")
+        return lab
+
+    @classmethod
+    def attach(cls, run_dir):
+        run_dir = Path(run_dir)
+        with open(run_dir / "spec.json", encoding="utf-8") as handle:
+            spec = LabSpec.from_json(json.load(handle)["spec"])
+        return cls(spec, run_dir)
+
+    @staticmethod
+    def find_run(run_base=None, run_id=None):
+        base = Path(run_base or os.environ.get("LAB_RUN_BASE") or _default_run_base())
+        run_id = run_id or os.environ.get("LAB_RUN")
+        if run_id:
+            path = base / run_id
+            if not (path / "state.json").is_file():
+                raise LabError(f"no lab run {run_id} under {base}")
+            return path
+        runs = list_runs(base)
+        if not runs:
+            raise LabError(f"no lab run under {base} (start one with `lab/labctl up`)")
+        if len(runs) > 1:
+            names = ", ".join(r.name for r in runs)
+            raise LabError(f"several lab runs under {base} ({names}): pick one with --run")
+        return runs[0]
+
+    def _build(self):
+        spec = self.spec
+        t0 = time.monotonic()
+        fence = {
+            "ipaddr": spec.hub,
+            "ipport": str(spec.pdu_port),
+            "login": "lab-admin",
+            "password": secrets.token_urlsafe(12),
+        }
+        repo_dir = repo.ensure_repository(spec, self.run_dir, log)
+        info = {
+            "spec": spec.to_json(),
+            "run_id": self.run_id,
+            "hub_netns": self.hub_netns,
+            "node_netns": self.node_netns,
+            "image": str(self.image_dir),
+            "repo_dir": str(repo_dir) if repo_dir else None,
+            "fence": fence,
+        }
+        spec_file = self.run_dir / "spec.json"
+        with open(os.open(spec_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+            json.dump(info, handle, indent=2)
+        log(f"run {self.run_id}: repository ready ({time.monotonic() - t0:.1f} s)")
+        binds = [b["target"] for b in next(iter(self.nodes.values())).bind_mounts()]
+        image.build(self.image_dir, spec, binds)
+        repo.install_base_os(spec, self.image_dir, repo_dir)
+        self._shared_storage()
+        netns.build(spec, self.run_id, self.state)
+        # The master and labd start while the disks are written (the master needs ~5 s).
+        self.master.write_config()
+        self._start_master()
+        self._start_labd()
+        cib_text = cluster.cib_xml(spec, fence)
+        cib_file = self.run_dir / "old-cib.xml"
+        cib_file.write_text(cib_text)
+        cluster.verify_cib(cib_file)
+
+        def install(node):
+            node.format_disk()
+            self.master.accept_key(node.minion, node.kickstart(spec.hub))
+            cluster.provision_old_node(node, spec, cib_text)
+            node.write_boot_config(self.image_dir)
+
+        with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
+            for future in [pool.submit(install, node) for node in self.nodes.values()]:
+                future.result()
+        log(f"run {self.run_id}: network, image, disks ready ({time.monotonic() - t0:.1f} s)")
+        for minion in self.nodes:
+            labd_request(self.run_dir, {"op": "power", "node": minion, "action": "on"})
+        log(f"run {self.run_id}: nodes powered on ({time.monotonic() - t0:.1f} s)")
+
+    def _shared_storage(self):
+        (self.san / ".lab").mkdir(parents=True)
+        (self.san / ".lab" / "agent.conf").write_text(
+            f"START_DELAY={self.spec.start_delay}\nSTOP_DELAY={self.spec.stop_delay}\n"
+        )
+        for target in self.spec.targets:
+            disk = self.san / target.disk
+            (disk / "fs").mkdir(parents=True)
+            (disk / "mmp.lock").touch()
+            (disk / "fs" / "CONFIGS").mkdir()
+            (disk / "label").write_text(f"{target.name}\n")
+
+    def _spawn(self, role, argv, log_file, env=None):
+        with open(log_file, "ab") as out:
+            popen = subprocess.Popen(  # noqa: S603 - fixed argv
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=str(LAB_DIR),
+                env=env,
+            )
+        self.state.add_process(role, popen.pid)
+        return popen
+
+    def _start_master(self):
+        # Hooks the master runs (the rebuild hook: `lab/labctl rebuild NODE`) find this run.
+        env = dict(os.environ, LAB_RUN=self.run_id, LAB_RUN_BASE=str(self.run_dir.parent))
+        popen = self._spawn(
+            "master:unshare", self.master.start_argv(), self.master.log / "console", env=env
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            kids = child_pids(popen.pid)
+            if kids:
+                self.state.add_process("master", kids[0])
+                return
+            if popen.poll() is not None:
+                raise LabError(f"salt-master did not start: see {self.master.log}/console")
+            time.sleep(0.02)
+        raise LabError("salt-master: no process after 10 s")
+
+    def _start_labd(self):
+        env = dict(os.environ, PYTHONPATH=str(LAB_DIR), PYTHONDONTWRITEBYTECODE="1")
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            self.hub_netns,
+            sys.executable,
+            "-m",
+            "lablib.labd",
+            str(self.run_dir),
+        ]
+        popen = self._spawn("labd", argv, self.run_dir / "labd.console", env=env)
+        ready = self.run_dir / "labd.ready"
+        deadline = time.monotonic() + 15
+        while not ready.exists():
+            if popen.poll() is not None or time.monotonic() > deadline:
+                raise LabError(f"labd did not start: see {self.run_dir}/labd.console")
+            time.sleep(0.02)
+
+    def _wait_ready(self, started):
+        deadline = started + self.spec.up_timeout
+        self.wait_cluster_settled(deadline=deadline)
+        log(f"run {self.run_id}: cluster settled ({time.monotonic() - started:.1f} s)")
+        self.wait_minions(deadline=deadline)
+        log(f"run {self.run_id}: minions answer ({time.monotonic() - started:.1f} s)")
+
+    # ------------------------------------------------------------------ using the lab
+    def node_pid(self, minion):
+        proc = self.state.read()["processes"].get(f"node:{self.spec.node(minion).minion}")
+        if proc and same_process(proc["pid"], proc["start"]):
+            return proc["pid"]
+        return None
+
+    def node_exec(self, minion, argv, check=False, timeout=120, input=None, env=None):
+        """Run argv on a node (its namespaces, a clean root environment)."""
+        pid = self.node_pid(minion)
+        if pid is None:
+            raise LabError(f"node {minion} is powered off")
+        return run(nsenter_argv(pid, argv, env), check=check, timeout=timeout, input=input)
+
+    def salt(self, *args, timeout=120):
+        return self.master.run_cli("salt", list(args), timeout=timeout)
+
+    def salt_run(self, *args, timeout=600):
+        return self.master.run_cli("salt-run", list(args), timeout=timeout)
+
+    def salt_key(self, *args, timeout=60):
+        return self.master.run_cli("salt-key", list(args), timeout=timeout)
+
+    def salt_json(self, *args, timeout=120):
+        result = self.salt("--out=json", "--static", *args, timeout=timeout)
+        try:
+            return json.loads(result.stdout or "{}")
+        except ValueError:
+            raise LabError(f"salt {' '.join(args)}: {result.stdout}{result.stderr}") from None
+
+    def labd(self, op, **payload):
+        return labd_request(self.run_dir, {"op": op, **payload})
+
+    def power(self, minion, action):
+        return self.labd("power", node=self.spec.node(minion).minion, action=action)["result"]
+
+    def rebuild(self, minion):
+        return self.labd("rebuild", node=self.spec.node(minion).minion)["result"]
+
+    def crm_status(self, minion=None):
+        for name in [minion] if minion else list(self.nodes):
+            if self.node_pid(name) is None:
+                continue
+            result = self.node_exec(name, ["crm_mon", "--output-as=xml", "-1"])
+            if result.returncode == 0:
+                return cluster.parse_crm_mon(result.stdout)
+        return None
+
+    def wait_cluster_settled(self, deadline=None, timeout=150, names=None):
+        deadline = deadline or time.monotonic() + timeout
+        names = names or [n.old_name for n in self.spec.nodes]
+        status = None
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                status = self.crm_status()
+                if status and cluster.settled(status, self.spec, names):
+                    return status
+            time.sleep(0.5)
+        raise LabError(f"cluster not settled in time; last crm_mon: {json.dumps(status)}")
+
+    def wait_minions(self, deadline=None, timeout=120, minions=None):
+        deadline = deadline or time.monotonic() + timeout
+        minions = minions or list(self.nodes)
+        answer = {}
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                answer = self.salt_json("-L", ",".join(minions), "test.ping", "-t", "5", timeout=30)
+                if all(answer.get(m) is True for m in minions):
+                    return answer
+            time.sleep(1)
+        raise LabError(f"minions {minions} do not answer test.ping: {answer}")
+
+    def placement(self, status=None):
+        """{target name: [old node names serving it]} from crm_mon."""
+        status = status or self.crm_status() or {"resources": {}}
+        return {
+            t.name: status["resources"].get(t.resource, {}).get("nodes", [])
+            for t in self.spec.targets
+        }
+
+    def preferred_placement(self):
+        return {t.name: [self.spec.node(str(t.primary)).old_name] for t in self.spec.targets}
+
+    def restore_baseline(self, timeout=180):
+        """Both nodes on and online, no standby, no failures, every target on its
+        preferred node: the state a test starts from."""
+        deadline = time.monotonic() + timeout
+        for minion in self.nodes:
+            if self.node_pid(minion) is None:
+                self.power(minion, "on")
+        self.wait_cluster_settled(deadline=deadline)
+        first = next(iter(self.nodes))
+        self.node_exec(first, ["pcs", "node", "unstandby", "--all"], check=True)
+        self.node_exec(first, ["crm_resource", "--cleanup", "--quiet"])
+        if self.placement() != self.preferred_placement():
+            self.node_exec(first, ["pcs", "resource", "relocate", "run"], check=True, timeout=120)
+        while time.monotonic() < deadline:
+            status = self.wait_cluster_settled(deadline=deadline)
+            if self.placement(status) == self.preferred_placement():
+                self.node_exec(first, ["pcs", "resource", "relocate", "clear"])
+                self.wait_minions(deadline=deadline)
+                return status
+            time.sleep(0.5)
+        raise LabError(f"cluster not back to its baseline placement: {self.placement()}")
+
+    def prober_records(self, since=None, until=None):
+        return prober.read_records(self.run_dir / "prober.jsonl", since, until)
+
+    def availability(self, since=None, until=None):
+        return prober.analyse(self.prober_records(since, until))
+
+    def violations(self, since=None):
+        out = []
+        for target in self.spec.targets:
+            path = self.san / target.disk / "violations.jsonl"
+            with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as handle:
+                for line in handle:
+                    with contextlib.suppress(ValueError):
+                        record = json.loads(line)
+                        if since is None or record.get("time", 0) >= since:
+                            out.append(record)
+        return sorted(out, key=lambda r: r.get("time", 0))
+
+    def status(self):
+        data = self.state.read()
+        out = {"run_id": self.run_id, "run_dir": str(self.run_dir), "nodes": {}}
+        for minion in self.nodes:
+            out["nodes"][minion] = {"pid1": self.node_pid(minion), "netns": self.node_netns[minion]}
+        out["processes"] = data["processes"]
+        out["netns"] = data["netns"]
+        out["up_seconds"] = data["notes"].get("up_seconds")
+        out["memory_mib"] = self.memory_mib()
+        return out
+
+    def memory_mib(self):
+        """Proportional set size (MiB) of every process of the lab: the nodes' and the
+        master's PID namespaces, labd."""
+        namespaces = set()
+        roots = []
+        for role, proc in self.state.read()["processes"].items():
+            if not same_process(proc["pid"], proc["start"]):
+                continue
+            if role.startswith("node:") and not role.endswith(":unshare") or role == "master":
+                with contextlib.suppress(OSError):
+                    namespaces.add(os.readlink(f"/proc/{proc['pid']}/ns/pid"))
+            elif role == "labd":
+                roots.append(proc["pid"])
+        total_kb = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if (
+                    int(entry) not in roots
+                    and os.readlink(f"/proc/{entry}/ns/pid") not in namespaces
+                ):
+                    continue
+                with open(f"/proc/{entry}/smaps_rollup", encoding="ascii") as handle:
+                    for line in handle:
+                        if line.startswith("Pss:"):
+                            total_kb += int(line.split()[1])
+            except OSError:
+                continue
+        return round(total_kb / 1024)
+
+    # ------------------------------------------------------------------ logs
+    def logs_dir(self):
+        return Path(self.spec.run_base) / f"{self.run_id}-logs"
+
+    def collect_logs(self, dest):
+        """Copy the node and lab logs (node disks' /var/log, consoles, master, prober)."""
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        for minion, node in self.nodes.items():
+            target = dest / minion
+            target.mkdir(exist_ok=True)
+            for src in (node.console, node.boot_file):
+                if src.exists():
+                    shutil.copy2(src, target / src.name)
+            var_log = node.upper("/var/log")
+            if var_log.exists():
+                shutil.copytree(var_log, target / "var-log", dirs_exist_ok=True, symlinks=True)
+        for name in ("labd.log", "labd.console", "prober.jsonl", "state.json", "old-cib.xml"):
+            src = self.run_dir / name
+            if src.exists():
+                shutil.copy2(src, dest / name)
+        if self.master.log.exists():
+            shutil.copytree(self.master.log, dest / "master", dirs_exist_ok=True)
+        for target in self.spec.targets:
+            src = self.san / target.disk / "violations.jsonl"
+            if src.exists():
+                shutil.copy2(src, dest / f"violations-{target.name}.jsonl")
+        return dest
+
+    # ------------------------------------------------------------------ teardown
+    def teardown(self, keep_run_dir=False):
+        teardown_run(self.run_dir, keep_run_dir=keep_run_dir)
+
+
+def teardown_run(run_dir, keep_run_dir=False):
+    """Remove everything the state file lists: processes, namespaces, run dir."""
+    run_dir = Path(run_dir)
+    state = RunState(run_dir)
+    data = state.read()
+    run_id = run_dir.name
+    with contextlib.suppress(Exception):
+        labd_request(run_dir, {"op": "stop"}, timeout=20)
+    procs = data.get("processes", {})
+    # Node and master PID 1s first: SIGKILL empties their PID namespaces at once.
+    order = sorted(procs, key=lambda r: (0 if r.startswith(("node:", "master")) else 1, r))
+    for role in order:
+        proc = procs[role]
+        sig = signal.SIGTERM if role == "labd" else signal.SIGKILL
+        kill_recorded(proc["pid"], proc["start"], sig)
+    for role in order:
+        proc = procs[role]
+        if not wait_gone(proc["pid"], proc["start"], timeout=15):
+            kill_recorded(proc["pid"], proc["start"], signal.SIGKILL)
+            wait_gone(proc["pid"], proc["start"], timeout=5)
+    for name in data.get("netns", []):
+        # Anything still living in the run's namespaces is the run's (e.g. started in the
+        # instant before its PID was recorded): end it, by PID, before the namespace goes.
+        for pid in netns.processes_in(name):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        netns.delete(name, run_id)
+    host = data.get("host", {})
+    _restore_netns_dir(host)
+    if not keep_run_dir:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _restore_netns_dir(host):
+    """Leave /run/netns as it was before the run (ip creates it on first use)."""
+    if host.get("netns_mount_before", True):
+        return
+    try:
+        remaining = os.listdir("/run/netns")
+    except FileNotFoundError:
+        return
+    if remaining:
+        return  # someone else's namespaces now live there
+    if netns.netns_mount_present():
+        run(["umount", "/run/netns"], check=False)
+    if not host.get("netns_dir_before", True):
+        with contextlib.suppress(OSError):
+            os.rmdir("/run/netns")
+
+
+def _default_run_base():
+    from .config import load_settings
+
+    _, settings = load_settings()
+    return settings.get("lab", {}).get("run_base", "/tmp/lulab")

@@ -1,0 +1,337 @@
+"""labd: the lab's host side, running in the hub network namespace for the whole run.
+
+- the nodes' power: it starts each node's PID 1 and is its parent; SIGKILL to that PID 1
+  is "power off"; a node whose init exits with status 100 asked for a reboot;
+- the power switch (PDU) that fence_lab talks to over TCP (hub address, pdu_port), with
+  the login and password the nodes' 0_fence_* attributes carry;
+- the lab yum repository over HTTP (hub address, repo_port);
+- the availability prober (every 100 ms, from outside the nodes);
+- a control socket (RUN/labd.sock) for labctl: status, power, rebuild, stop.
+
+Run as: ip netns exec <hub> python3 -m lablib.labd RUN_DIR  (cwd: lab/)
+"""
+
+import functools
+import hmac
+import http.server
+import json
+import logging
+import os
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import prober
+from .config import LabSpec
+from .master import Master
+from .node import Node
+from .proc import child_pids, kill_recorded, wait_gone
+from .state import RunState, process_start_time
+
+log = logging.getLogger("labd")
+REBOOT_STATUS = 100
+
+
+class NodePower:
+    """One node's power state; labd is the parent of its PID 1."""
+
+    def __init__(self, labd, node):
+        self.labd = labd
+        self.node = node
+        self.lock = threading.RLock()
+        self.popen = None
+        self.pid1 = None
+        self.pid1_start = None
+        self.boots = 0
+        self.off_requested = False
+
+    @property
+    def is_on(self):
+        return self.pid1 is not None and process_start_time(self.pid1) == self.pid1_start
+
+    def power_on(self):
+        with self.lock:
+            if self.is_on:
+                return "already on"
+            self.off_requested = False
+            console = open(self.node.console, "a", encoding="utf-8")  # noqa: SIM115
+            console.write(f"\n==== power on {time.strftime('%F %T')} ====\n")
+            console.flush()
+            self.popen = subprocess.Popen(  # noqa: S603 - fixed argv
+                self.node.boot_argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            console.close()
+            pid1 = None
+            deadline = time.monotonic() + 10
+            while pid1 is None and time.monotonic() < deadline:
+                kids = child_pids(self.popen.pid)
+                # ip netns exec execs unshare; unshare forks the node's PID 1.
+                pid1 = kids[0] if kids else None
+                if pid1 is None:
+                    if self.popen.poll() is not None:
+                        raise RuntimeError(
+                            f"{self.node.minion}: boot failed, see {self.node.console}"
+                        )
+                    time.sleep(0.01)
+            if pid1 is None:
+                raise RuntimeError(f"{self.node.minion}: no PID 1 after 10 s")
+            self.pid1, self.pid1_start = pid1, process_start_time(pid1)
+            self.boots += 1
+            self.labd.state.add_process(
+                f"node:{self.node.minion}",
+                pid1,
+                netns=self.node.netns,
+                console=str(self.node.console),
+            )
+            self.labd.state.add_process(f"node:{self.node.minion}:unshare", self.popen.pid)
+            threading.Thread(target=self._watch, args=(self.popen, self.boots), daemon=True).start()
+            log.info("%s: powered on (PID 1 = %s)", self.node.minion, pid1)
+            return "on"
+
+    def _watch(self, popen, boot):
+        status = popen.wait()
+        with self.lock:
+            if boot != self.boots or self.off_requested:
+                return
+            log.info("%s: node exited with status %s", self.node.minion, status)
+            self.pid1 = self.pid1_start = None
+            self.labd.state.drop_process(f"node:{self.node.minion}")
+            self.labd.state.drop_process(f"node:{self.node.minion}:unshare")
+            reboot = status == REBOOT_STATUS and not self.off_requested
+        if reboot:
+            log.info("%s: rebooting", self.node.minion)
+            self.power_on()
+
+    def power_off(self, graceful_timeout=0):
+        """SIGKILL to PID 1; with graceful_timeout, first a clean shutdown (SIGTERM: the
+        node stops its services, e.g. Pacemaker leaves the cluster) for that long."""
+        with self.lock:
+            self.off_requested = True
+            if not self.is_on:
+                return "already off"
+            pid1, start, popen = self.pid1, self.pid1_start, self.popen
+            if graceful_timeout:
+                kill_recorded(pid1, start, signal.SIGTERM)
+                if wait_gone(pid1, start, timeout=graceful_timeout):
+                    log.info("%s: shut down cleanly", self.node.minion)
+            kill_recorded(pid1, start, signal.SIGKILL)
+            wait_gone(pid1, start, timeout=30)
+            if popen is not None:
+                try:
+                    popen.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    log.warning("%s: unshare still running after power off", self.node.minion)
+            self.pid1 = self.pid1_start = None
+            self.labd.state.drop_process(f"node:{self.node.minion}")
+            self.labd.state.drop_process(f"node:{self.node.minion}:unshare")
+            log.info("%s: powered off", self.node.minion)
+            return "off"
+
+
+class Labd:
+    def __init__(self, run_dir):
+        self.run_dir = Path(run_dir)
+        self.state = RunState(self.run_dir)
+        with open(self.run_dir / "spec.json", encoding="utf-8") as handle:
+            info = json.load(handle)
+        self.info = info
+        self.spec = LabSpec.from_json(info["spec"])
+        self.image = info["image"]
+        self.fence = info["fence"]
+        self.master = Master(self.spec, self.run_dir, info["hub_netns"])
+        self.nodes = {}
+        for node_spec in self.spec.nodes:
+            node = Node(self.spec, node_spec, self.run_dir, info["node_netns"][node_spec.minion])
+            self.nodes[node_spec.minion] = NodePower(self, node)
+        self.stop_event = threading.Event()
+        self.disks = {t.disk: t.name for t in self.spec.targets}
+
+    # -- operations ----------------------------------------------------------------------
+    def status(self):
+        return {
+            minion: {"on": power.is_on, "pid1": power.pid1, "boots": power.boots}
+            for minion, power in self.nodes.items()
+        }
+
+    def power(self, minion, action):
+        power = self.nodes[minion]
+        if action == "on":
+            return power.power_on()
+        if action == "off":
+            return power.power_off()
+        if action == "shutdown":
+            return power.power_off(graceful_timeout=120)
+        if action in ("reboot", "cycle"):
+            power.power_off()
+            return power.power_on()
+        if action == "status":
+            return "on" if power.is_on else "off"
+        raise ValueError(f"unknown power action {action!r}")
+
+    def rebuild(self, minion):
+        """Shut down (cleanly if it can, like an operator before a reinstall; else power
+        off), wipe the disk (fresh OS), kickstart (same id, new key), power on."""
+        power = self.nodes[minion]
+        with power.lock:
+            power.power_off(graceful_timeout=120)
+            node = power.node
+            node.format_disk()
+            public_key = node.kickstart(self.spec.hub)
+            self.master.accept_key(minion, public_key)
+            node.write_boot_config(self.image)
+            log.info("%s: rebuilt (fresh OS, new minion key pre-accepted)", minion)
+            return power.power_on()
+
+    def node_pids(self):
+        return {m: (p.pid1 if p.is_on else None) for m, p in self.nodes.items()}
+
+    # -- servers -------------------------------------------------------------------------
+    def handle_control(self, request):
+        op = request.get("op")
+        if op == "ping":
+            return {"ok": True, "pid": os.getpid()}
+        if op == "status":
+            return {"ok": True, "nodes": self.status()}
+        if op == "power":
+            return {"ok": True, "result": self.power(request["node"], request["action"])}
+        if op == "rebuild":
+            return {"ok": True, "result": self.rebuild(request["node"])}
+        if op == "stop":
+            for power in self.nodes.values():
+                power.power_off()
+            self.stop_event.set()
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+    def handle_pdu(self, request):
+        """The power switch: fence_lab's requests, authenticated like a real PDU."""
+        login_ok = hmac.compare_digest(str(request.get("login", "")), self.fence["login"])
+        password_ok = hmac.compare_digest(str(request.get("password", "")), self.fence["password"])
+        if not (login_ok and password_ok):
+            log.warning("pdu: authentication failed for %r", request.get("login"))
+            return {"ok": False, "error": "authentication failed"}
+        action = request.get("action")
+        if action in ("monitor",):
+            return {"ok": True}
+        if action == "list":
+            return {"ok": True, "plugs": sorted(self.nodes)}
+        plug = request.get("plug")
+        if plug not in self.nodes:
+            return {"ok": False, "error": f"no such plug {plug!r}"}
+        log.info("pdu: %s %s", action, plug)
+        if action == "status":
+            return {"ok": True, "status": self.power(plug, "status")}
+        if action in ("on", "off", "reboot"):
+            return {"ok": True, "result": self.power(plug, action)}
+        return {"ok": False, "error": f"unsupported action {action!r}"}
+
+    def serve(self):
+        threads = [
+            threading.Thread(target=self._serve_control, daemon=True),
+            threading.Thread(target=self._serve_pdu, daemon=True),
+            threading.Thread(target=self._serve_repo, daemon=True),
+            threading.Thread(
+                target=prober.run_forever,
+                args=(self.node_pids, self.disks, self.run_dir / "prober.jsonl", self.stop_event),
+                daemon=True,
+            ),
+        ]
+        for thread in threads:
+            thread.start()
+        signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
+        (self.run_dir / "labd.ready").write_text(f"{os.getpid()}\n")
+        self.stop_event.wait()
+        log.info("labd stopping")
+
+    def _serve_control(self):
+        path = self.run_dir / "labd.sock"
+        path.unlink(missing_ok=True)
+        labd = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                _json_exchange(self, labd.handle_control)
+
+        server = socketserver.ThreadingUnixStreamServer(str(path), Handler)
+        os.chmod(path, 0o600)
+        server.daemon_threads = True
+        server.serve_forever()
+
+    def _serve_pdu(self):
+        labd = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                _json_exchange(self, labd.handle_pdu)
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        server = socketserver.ThreadingTCPServer((self.spec.hub, self.spec.pdu_port), Handler)
+        server.daemon_threads = True
+        server.serve_forever()
+
+    def _serve_repo(self):
+        repo = self.info.get("repo_dir")
+        if not repo:
+            return
+
+        class QuietHandler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, fmt, *args):
+                log.debug("repo: " + fmt, *args)
+
+        handler = functools.partial(QuietHandler, directory=repo)
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        server = http.server.ThreadingHTTPServer((self.spec.hub, self.spec.repo_port), handler)
+        server.daemon_threads = True
+        server.serve_forever()
+
+
+def _json_exchange(handler, respond):
+    line = handler.rfile.readline()
+    try:
+        request = json.loads(line or b"{}")
+        reply = respond(request)
+    except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller
+        log.exception("request failed")
+        reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    handler.wfile.write((json.dumps(reply) + "\n").encode())
+
+
+def request(run_dir, payload, timeout=300):
+    """labctl side: one request to labd's control socket."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(Path(run_dir) / "labd.sock"))
+        sock.sendall((json.dumps(payload) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    reply = json.loads(data.decode() or "{}")
+    if not reply.get("ok"):
+        raise RuntimeError(f"labd: {reply.get('error', 'no answer')}")
+    return reply
+
+
+def main(run_dir):
+    logging.basicConfig(
+        filename=str(Path(run_dir) / "labd.log"),
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    Labd(run_dir).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

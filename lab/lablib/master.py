@@ -1,0 +1,110 @@
+"""The lab's salt-master: in the hub network namespace and a PID namespace of its own.
+
+Its CLIs (salt, salt-run, salt-key, salt-call --local) run "in the master's context":
+the hub network namespace (the master listens on the hub address only) and the master's
+config directory. Keys: the lab pre-seeds each minion's key, as a site's kickstart does
+(the master never auto-accepts): `up` and `rebuild` write the node's new public key into
+the master's accepted keys before the node boots.
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+from .config import LAB_DIR, REPO_ROOT
+from .image import write
+
+REACTOR_CONF = LAB_DIR / "master.d" / "reactor.conf"
+
+
+class Master:
+    def __init__(self, spec, run_dir, hub_netns):
+        self.spec = spec
+        self.root = Path(run_dir) / "master"
+        self.conf_dir = self.root / "etc"
+        self.pki = self.root / "pki"
+        self.hub_netns = hub_netns
+        self.log = self.root / "log"
+
+    def write_config(self):
+        for path in (self.conf_dir, self.pki / "minions", self.log, self.root / "cache"):
+            path.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.pki, 0o700)
+        config = f"""# The lab's salt-master (written by lab/labctl up; see lab/README.md).
+root_dir: {self.root}
+pki_dir: {self.pki}
+cachedir: {self.root}/cache
+sock_dir: {self.root}/sock
+pidfile: {self.root}/master.pid
+log_file: {self.log}/master
+key_logfile: {self.log}/key
+log_level_logfile: info
+user: root
+interface: {self.spec.hub}
+worker_threads: 3
+auto_accept: false
+open_mode: false
+timeout: 15
+gather_job_timeout: 15
+fileserver_backend: [roots]
+file_roots:
+  base:
+    - {REPO_ROOT}/salt
+    - {REPO_ROOT}
+pillar_roots:
+  base:
+    - {self.spec.pillar_dir}
+# The reactor list is the lab's file: lab/master.d/reactor.conf.
+include:
+  - {REACTOR_CONF}
+"""
+        write(self.conf_dir / "master", config)
+
+    def accept_key(self, minion_id, public_key):
+        """Pre-seed a minion's key as accepted (replacing a rebuilt node's old key)."""
+        for state in ("minions_pre", "minions_rejected", "minions_denied"):
+            (self.pki / state / minion_id).unlink(missing_ok=True)
+        write(self.pki / "minions" / minion_id, public_key)
+
+    def start_argv(self):
+        return [
+            "ip",
+            "netns",
+            "exec",
+            self.hub_netns,
+            "unshare",
+            "--pid",
+            "--fork",
+            "--mount",
+            "--mount-proc",
+            "--propagation",
+            "private",
+            f"{self.spec.venv}/bin/salt-master",
+            "-c",
+            str(self.conf_dir),
+            "-l",
+            "warning",
+        ]
+
+    def cli_argv(self, program, args):
+        """argv of a master CLI (salt, salt-run, salt-key, salt-cp) in the master's context."""
+        return [
+            "ip",
+            "netns",
+            "exec",
+            self.hub_netns,
+            f"{self.spec.venv}/bin/{program}",
+            "-c",
+            str(self.conf_dir),
+            *args,
+        ]
+
+    def run_cli(self, program, args, timeout=120, **kwargs):
+        return subprocess.run(
+            self.cli_argv(program, args),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            **kwargs,
+        )

@@ -1,0 +1,823 @@
+"""The lab's yum repositories: tiny noarch RPMs named, versioned and related like the EL7
+packages of a Lustre 2.10 / IML 4.0 server, built with rpmbuild, indexed with createrepo_c.
+
+Payloads are empty (a README) except for the lab's honest stand-ins: `systemd` brings the
+lab's systemctl (also reboot/poweroff: no systemd runs in a node), `kmod` the lab's modprobe, `dkms` the lab's dkms, `*-dkms` packages their source trees and register
+with dkms in %post, `kmod-*` and `kernel` their (placeholder) modules under
+/lib/modules/<kver>/, `chroma-agent` the Target resource agent, fence_chroma, fence_lab
+and the agent's service. The Debian binaries of corosync, pacemaker and pcs are what runs:
+their RPMs record that they were installed.
+
+Built once per set of inputs: the cache key hashes every package definition, payload file
+and repository URL. The cache also holds the staged base OS (the packages a fresh EL7
+install has, installed into an rpmdb) that the image layers copy.
+"""
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .proc import run
+
+PAYLOAD = Path(__file__).resolve().parent / "payload"
+NODEOS = Path(__file__).resolve().parent / "nodeos"
+BUILDER_VERSION = "1"
+LUSTRE = "2.10.7"
+LUSTRE_KERNEL = ("3.10.0", "957.1.3.el7_lustre")
+# A fresh CentOS 7.6 install: the GA kernel, and kernel-tools from updates at a higher
+# revision than the Lustre kernel's (the runbook's "erase kernel-tools first" case).
+BASE_KERNEL = ("3.10.0", "957.el7")
+BASE_KERNEL_TOOLS = ("3.10.0", "957.27.2.el7")
+ZFS = "0.7.9"
+IML = "4.0.10.2"
+RUNBOOK_DEVEL = (
+    "asciidoc audit-libs-devel automake bc binutils-devel bison device-mapper-devel "
+    "elfutils-devel elfutils-libelf-devel expect flex gcc gcc-c++ git glib2 glib2-devel "
+    "hmaccalc keyutils-libs-devel krb5-devel ksh libattr-devel libblkid-devel "
+    "libselinux-devel libtool libuuid-devel libyaml-devel lsscsi make ncurses-devel "
+    "net-snmp-devel net-tools newt-devel numactl-devel parted patchutils pciutils-devel "
+    "perl-ExtUtils-Embed pesign python-devel redhat-rpm-config rpm-build systemd-devel tcl "
+    "tcl-devel tk tk-devel wget xmlto zlib-devel"
+).split()
+LUSTRE_MODULES = (
+    "libcfs",
+    "lnet",
+    "ksocklnd",
+    "obdclass",
+    "ptlrpc",
+    "fld",
+    "fid",
+    "lov",
+    "osc",
+    "mdc",
+    "lmv",
+    "mgc",
+    "lustre",
+    "mgs",
+    "mdt",
+    "mdd",
+    "ost",
+    "ofd",
+    "lod",
+    "osp",
+    "lfsck",
+    "lquota",
+)
+
+
+@dataclasses.dataclass
+class Pkg:
+    name: str
+    version: str
+    release: str
+    summary: str
+    requires: tuple = ()
+    provides: tuple = ()
+    conflicts: tuple = ()
+    files: tuple = ()  # (node path, text, mode)
+    post: str = ""
+    preun: str = ""
+
+    @property
+    def nvr(self):
+        return f"{self.name}-{self.version}-{self.release}"
+
+
+def _doc(name, version, text=None):
+    return (
+        f"/usr/share/doc/{name}-{version}/README.lab",
+        text or f"Lab stand-in for the EL7 package {name}: no payload.\n",
+        0o644,
+    )
+
+
+def _kernel_family(version, release, tools=None):
+    kver = f"{version}-{release}.x86_64"
+    tools_version, tools_release = tools or (version, release)
+    pkgs = [
+        Pkg(
+            "kernel",
+            version,
+            release,
+            "The Linux kernel",
+            provides=(f"kernel-x86_64 = {version}-{release}", "installonlypkg(kernel)"),
+            files=(
+                (f"/boot/vmlinuz-{kver}", f"lab kernel {kver}\n", 0o755),
+                (f"/boot/System.map-{kver}", "", 0o644),
+                (f"/usr/lib/modules/{kver}/modules.dep", "", 0o644),
+                (f"/usr/lib/modules/{kver}/kernel/fs/ext4/ext4.ko", "lab module\n", 0o644),
+            ),
+        ),
+        Pkg(
+            "kernel-headers",
+            version,
+            release,
+            "Header files for the Linux kernel",
+            files=(_doc("kernel-headers", version),),
+        ),
+        Pkg(
+            "kernel-tools-libs",
+            tools_version,
+            tools_release,
+            "Libraries for the kernel-tools",
+            files=(_doc("kernel-tools-libs", f"{tools_version}-{tools_release}"),),
+        ),
+        Pkg(
+            "kernel-tools",
+            tools_version,
+            tools_release,
+            "Assortment of tools for the kernel",
+            requires=(f"kernel-tools-libs = {tools_version}-{tools_release}",),
+            files=(_doc("kernel-tools", f"{tools_version}-{tools_release}"),),
+        ),
+        Pkg(
+            "kernel-tools-libs-devel",
+            tools_version,
+            tools_release,
+            "Kernel tools (devel)",
+            requires=(f"kernel-tools-libs = {tools_version}-{tools_release}",),
+            files=(_doc("kernel-tools-libs-devel", f"{tools_version}-{tools_release}"),),
+        ),
+        Pkg(
+            "kernel-devel",
+            version,
+            release,
+            "Development package for building modules",
+            provides=("installonlypkg(kernel)",),
+            files=((f"/usr/src/kernels/{kver}/Makefile", f"# lab {kver}\n", 0o644),),
+        ),
+    ]
+    return pkgs
+
+
+def _dkms_source(module, version):
+    conf = (
+        f'PACKAGE_NAME="{module}"\nPACKAGE_VERSION="{version}"\n'
+        f'BUILT_MODULE_NAME[0]="{module}"\nAUTOINSTALL="yes"\n'
+    )
+    post = (
+        f"dkms add -m {module} -v {version} >/dev/null 2>&1 || :\n"
+        f"dkms install -m {module} -v {version} || :\n"
+    )
+    preun = f"dkms remove -m {module} -v {version} --all >/dev/null 2>&1 || :\n"
+    return ((f"/usr/src/{module}-{version}/dkms.conf", conf, 0o644),), post, preun
+
+
+def packages(repos):
+    """{repository: [Pkg]} of the lab. repos: the lab pillar's repository URLs."""
+    lkver = f"{LUSTRE_KERNEL[0]}-{LUSTRE_KERNEL[1]}.x86_64"
+    payload = {
+        name: (PAYLOAD / name).read_text()
+        for name in (
+            "modprobe",
+            "dkms",
+            "chroma-agent",
+            "Target",
+            "fence_chroma.py",
+            "fence_lab.py",
+        )
+    }
+    lustre_dkms_files, lustre_post, lustre_preun = _dkms_source("lustre", LUSTRE)
+    zfs_files, zfs_post, zfs_preun = _dkms_source("zfs", ZFS)
+    spl_files, spl_post, spl_preun = _dkms_source("spl", ZFS)
+    base = [
+        Pkg(
+            "centos-release",
+            "7",
+            "6.1810.2.el7.centos",
+            "CentOS Linux release file",
+            provides=(
+                "system-release = 7",
+                "system-release(releasever) = 7",
+                "redhat-release = 7.6",
+                "centos-release(upstream) = 7.6",
+            ),
+            files=(_doc("centos-release", "7"),),
+        ),
+        Pkg(
+            "bash",
+            "4.2.46",
+            "31.el7",
+            "The GNU Bourne Again shell (lab: Debian's runs)",
+            provides=("/bin/sh", "/bin/bash"),
+            files=(_doc("bash", "4.2.46"),),
+        ),
+        Pkg(
+            "systemd",
+            "219",
+            "62.el7_6.9",
+            "System and service manager (lab: the lab's systemctl stand-in)",
+            # reboot, poweroff, halt and shutdown are symlinks to systemctl (on Debian too).
+            files=(("/usr/bin/systemctl", (NODEOS / "systemctl.py").read_text(), 0o755),),
+        ),
+        Pkg(
+            "kmod",
+            "20",
+            "23.el7",
+            "Linux kernel module management utilities",
+            files=(("/usr/sbin/modprobe", payload["modprobe"], 0o755),),
+        ),
+        Pkg(
+            "yum",
+            "3.4.3",
+            "161.el7.centos",
+            "RPM package installer (lab: dnf does the work)",
+            files=(_doc("yum", "3.4.3"),),
+        ),
+        Pkg(
+            "yum-utils",
+            "1.1.31",
+            "50.el7",
+            "Utilities based around yum",
+            files=(_doc("yum-utils", "1.1.31"),),
+        ),
+        Pkg(
+            "e2fsprogs-libs",
+            "1.42.9",
+            "13.el7",
+            "Ext2/3/4 file system libraries",
+            files=(_doc("e2fsprogs-libs", "1.42.9"),),
+        ),
+        Pkg(
+            "libcom_err",
+            "1.42.9",
+            "13.el7",
+            "Common error description library",
+            files=(_doc("libcom_err", "1.42.9"),),
+        ),
+        Pkg(
+            "libss",
+            "1.42.9",
+            "13.el7",
+            "Command line interface parsing library",
+            files=(_doc("libss", "1.42.9"),),
+        ),
+        Pkg(
+            "e2fsprogs",
+            "1.42.9",
+            "13.el7",
+            "Utilities for ext2, ext3, and ext4",
+            requires=(
+                "e2fsprogs-libs = 1.42.9-13.el7",
+                "libcom_err = 1.42.9-13.el7",
+                "libss = 1.42.9-13.el7",
+            ),
+            files=(_doc("e2fsprogs", "1.42.9"),),
+        ),
+        Pkg(
+            "e2fsprogs-devel",
+            "1.42.9",
+            "13.el7",
+            "Ext2/3/4 file system development files",
+            requires=("e2fsprogs-libs = 1.42.9-13.el7",),
+            files=(_doc("e2fsprogs-devel", "1.42.9"),),
+        ),
+        Pkg(
+            "corosynclib",
+            "2.4.3",
+            "4.el7",
+            "The Corosync Cluster Engine Libraries",
+            files=(_doc("corosynclib", "2.4.3"),),
+        ),
+        Pkg(
+            "corosync",
+            "2.4.3",
+            "4.el7",
+            "The Corosync Cluster Engine (lab: Debian's runs)",
+            requires=("corosynclib = 2.4.3-4.el7",),
+            files=(_doc("corosync", "2.4.3"),),
+        ),
+        Pkg(
+            "pacemaker-libs",
+            "1.1.19",
+            "8.el7_6.5",
+            "Core Pacemaker libraries",
+            files=(_doc("pacemaker-libs", "1.1.19"),),
+        ),
+        Pkg(
+            "pacemaker-cli",
+            "1.1.19",
+            "8.el7_6.5",
+            "Command line tools for Pacemaker",
+            requires=("pacemaker-libs = 1.1.19-8.el7_6.5",),
+            files=(_doc("pacemaker-cli", "1.1.19"),),
+        ),
+        Pkg(
+            "pacemaker",
+            "1.1.19",
+            "8.el7_6.5",
+            "Scalable High-Availability cluster resource manager (lab: Debian's runs)",
+            requires=(
+                "pacemaker-libs = 1.1.19-8.el7_6.5",
+                "pacemaker-cli = 1.1.19-8.el7_6.5",
+                "corosync",
+                "resource-agents",
+            ),
+            files=(_doc("pacemaker", "1.1.19"),),
+        ),
+        Pkg(
+            "resource-agents",
+            "4.1.1",
+            "12.el7_6.8",
+            "Open Source HA Reusable Cluster Resource Scripts",
+            files=(_doc("resource-agents", "4.1.1"),),
+        ),
+        Pkg(
+            "pcs",
+            "0.9.165",
+            "6.el7.centos.2",
+            "Pacemaker Configuration System (lab: Debian's pcs 0.11 runs)",
+            requires=("pacemaker", "corosync"),
+            files=(_doc("pcs", "0.9.165"),),
+        ),
+        Pkg(
+            "fence-agents-all",
+            "4.2.1",
+            "11.el7_6.8",
+            "Fence agents",
+            provides=("fence-agents = 4.2.1-11.el7_6.8",),
+            files=(_doc("fence-agents-all", "4.2.1"),),
+        ),
+        Pkg(
+            "ntpdate",
+            "4.2.6p5",
+            "29.el7.centos",
+            "Utility to set the date and time via NTP",
+            files=(_doc("ntpdate", "4.2.6p5"),),
+        ),
+        Pkg(
+            "ntp",
+            "4.2.6p5",
+            "29.el7.centos",
+            "The NTP daemon and utilities",
+            requires=("ntpdate = 4.2.6p5-29.el7.centos",),
+            files=(
+                (
+                    "/etc/ntp.conf",
+                    "# ntp.conf of a fresh install\ndriftfile "
+                    "/var/lib/ntp/drift\nserver 0.centos.pool.ntp.org iburst\n",
+                    0o644,
+                ),
+                _doc("ntp", "4.2.6p5"),
+            ),
+        ),
+        Pkg(
+            "lab-el7-devel-deps",
+            "1",
+            "1.el7",
+            "The runbook's development packages, as one lab package providing each name",
+            provides=tuple(f"{name} = 1-1.el7" for name in RUNBOOK_DEVEL),
+            files=(_doc("lab-el7-devel-deps", "1"),),
+        ),
+        *_kernel_family(*BASE_KERNEL, tools=BASE_KERNEL_TOOLS),
+    ]
+    epel_url = repos.get("epel", "")
+    extras = [
+        Pkg(
+            "epel-release",
+            "7",
+            "11",
+            "Extra Packages for Enterprise Linux repository configuration",
+            files=(
+                (
+                    "/etc/yum.repos.d/epel.repo",
+                    f"[epel]\nname=Extra Packages for Enterprise Linux 7 - $basearch (lab)\n"
+                    f"baseurl={epel_url}\nenabled=1\ngpgcheck=0\n",
+                    0o644,
+                ),
+            ),
+        ),
+    ]
+    epel = [
+        Pkg(
+            "dkms",
+            "2.7.1",
+            "1.el7",
+            "Dynamic Kernel Module Support Framework",
+            files=(("/usr/sbin/dkms", payload["dkms"], 0o755),),
+        ),
+    ]
+    lustre_server = [
+        *_kernel_family(*LUSTRE_KERNEL),
+        Pkg(
+            "kmod-lustre",
+            LUSTRE,
+            "1.el7",
+            "Lustre file system kernel modules",
+            requires=(f"kernel = {LUSTRE_KERNEL[0]}-{LUSTRE_KERNEL[1]}",),
+            provides=(f"lustre-modules = {LUSTRE}",),
+            conflicts=("lustre-dkms",),
+            files=tuple(
+                (f"/usr/lib/modules/{lkver}/extra/lustre/fs/{m}.ko", "lab module\n", 0o644)
+                for m in LUSTRE_MODULES
+            ),
+        ),
+        Pkg(
+            "kmod-lustre-osd-ldiskfs",
+            LUSTRE,
+            "1.el7",
+            "Lustre ldiskfs OSD kernel modules",
+            requires=(f"kmod-lustre = {LUSTRE}-1.el7", "ldiskfsprogs >= 1.44.3.wc1"),
+            provides=("lustre-osd",),
+            files=tuple(
+                (
+                    f"/usr/lib/modules/{lkver}/extra/lustre-osd-ldiskfs/fs/{m}.ko",
+                    "lab module\n",
+                    0o644,
+                )
+                for m in ("ldiskfs", "osd_ldiskfs")
+            ),
+        ),
+        Pkg(
+            "lustre-osd-ldiskfs-mount",
+            LUSTRE,
+            "1.el7",
+            "osd-ldiskfs mount helper",
+            requires=("ldiskfsprogs >= 1.44.3.wc1",),
+            files=(_doc("lustre-osd-ldiskfs-mount", LUSTRE),),
+        ),
+        Pkg(
+            "lustre-osd-zfs-mount",
+            LUSTRE,
+            "1.el7",
+            "osd-zfs mount helper",
+            requires=(f"libzfs2 = {ZFS}",),
+            files=(_doc("lustre-osd-zfs-mount", LUSTRE),),
+        ),
+        Pkg(
+            "lustre-dkms",
+            LUSTRE,
+            "1.el7",
+            "Lustre file system kernel modules (DKMS source)",
+            requires=("dkms", f"zfs-dkms = {ZFS}"),
+            provides=(f"lustre-modules = {LUSTRE}", "lustre-osd"),
+            conflicts=("kmod-lustre",),
+            files=lustre_dkms_files,
+            post=lustre_post,
+            preun=lustre_preun,
+        ),
+        Pkg(
+            "lustre",
+            LUSTRE,
+            "1.el7",
+            "Lustre file system utilities",
+            requires=(f"lustre-modules = {LUSTRE}", "lustre-osd"),
+            files=(_doc("lustre", LUSTRE),),
+        ),
+        Pkg(
+            "lustre-resource-agents",
+            LUSTRE,
+            "1.el7",
+            "HA resource agents for Lustre",
+            requires=(f"lustre = {LUSTRE}-1.el7",),
+            files=(_doc("lustre-resource-agents", LUSTRE),),
+        ),
+        Pkg(
+            "lustre-ldiskfs-zfs",
+            LUSTRE,
+            "1.el7",
+            "Lustre with both ldiskfs and ZFS OSDs (IML's metapackage)",
+            requires=(
+                "lustre",
+                "lustre-dkms",
+                "lustre-osd-ldiskfs-mount",
+                "lustre-osd-zfs-mount",
+                "zfs",
+                "lustre-resource-agents",
+            ),
+            files=(_doc("lustre-ldiskfs-zfs", LUSTRE),),
+        ),
+        Pkg(
+            "spl-dkms",
+            ZFS,
+            "1.el7_6",
+            "Solaris Porting Layer kernel modules (DKMS source)",
+            requires=("dkms",),
+            provides=(f"spl-kmod = {ZFS}",),
+            files=spl_files,
+            post=spl_post,
+            preun=spl_preun,
+        ),
+        Pkg(
+            "spl",
+            ZFS,
+            "1.el7_6",
+            "Solaris Porting Layer utilities",
+            requires=(f"spl-kmod = {ZFS}",),
+            files=(_doc("spl", ZFS),),
+        ),
+        Pkg(
+            "zfs-dkms",
+            ZFS,
+            "1.el7_6",
+            "ZFS kernel modules (DKMS source)",
+            requires=("dkms", f"spl-dkms = {ZFS}"),
+            provides=(f"zfs-kmod = {ZFS}",),
+            files=zfs_files,
+            post=zfs_post,
+            preun=zfs_preun,
+        ),
+        Pkg(
+            "libzfs2",
+            ZFS,
+            "1.el7_6",
+            "Native ZFS filesystem library",
+            files=(_doc("libzfs2", ZFS),),
+        ),
+        Pkg(
+            "zfs",
+            ZFS,
+            "1.el7_6",
+            "Commands to control the ZFS kernel modules",
+            requires=(f"zfs-kmod = {ZFS}", f"spl = {ZFS}", f"libzfs2 = {ZFS}"),
+            files=(_doc("zfs", ZFS),),
+        ),
+    ]
+    lustre_client = [
+        Pkg(
+            "kmod-lustre-client",
+            LUSTRE,
+            "1.el7",
+            "Lustre client kernel modules",
+            files=(_doc("kmod-lustre-client", LUSTRE),),
+        ),
+        Pkg(
+            "lustre-client",
+            LUSTRE,
+            "1.el7",
+            "Lustre client utilities",
+            requires=(f"kmod-lustre-client = {LUSTRE}-1.el7",),
+            files=(_doc("lustre-client", LUSTRE),),
+        ),
+    ]
+    wc = ("1.44.5.wc1", "0.el7")
+    e2fsprogs_wc = [
+        Pkg(
+            "e2fsprogs-libs",
+            *wc,
+            "Ext2/3/4 file system libraries (Whamcloud)",
+            files=(_doc("e2fsprogs-libs", wc[0]),),
+        ),
+        Pkg(
+            "libcom_err",
+            *wc,
+            "Common error description library (Whamcloud)",
+            files=(_doc("libcom_err", wc[0]),),
+        ),
+        Pkg(
+            "libss",
+            *wc,
+            "Command line interface parsing library (Whamcloud)",
+            files=(_doc("libss", wc[0]),),
+        ),
+        Pkg(
+            "e2fsprogs",
+            *wc,
+            "Utilities for ext2/3/4 with ldiskfs support (Whamcloud)",
+            requires=(
+                f"e2fsprogs-libs = {wc[0]}-{wc[1]}",
+                f"libcom_err = {wc[0]}-{wc[1]}",
+                f"libss = {wc[0]}-{wc[1]}",
+            ),
+            provides=(f"ldiskfsprogs = {wc[0]}",),
+            files=(_doc("e2fsprogs", wc[0]),),
+        ),
+        Pkg(
+            "e2fsprogs-devel",
+            *wc,
+            "Ext2/3/4 development files (Whamcloud)",
+            requires=(f"e2fsprogs-libs = {wc[0]}-{wc[1]}",),
+            files=(_doc("e2fsprogs-devel", wc[0]),),
+        ),
+    ]
+    manager_copr = [
+        Pkg(
+            "python2-iml-common1.4",
+            "1.4.5",
+            "1.el7",
+            "Common library of IML",
+            files=(_doc("python2-iml-common1.4", "1.4.5"),),
+        ),
+    ]
+    dnf_copr = [
+        Pkg(
+            "python2-dnf",
+            "2.7.5",
+            "12.el7",
+            "Python 2 interface to DNF (COPR ngompa/dnf-el7)",
+            files=(_doc("python2-dnf", "2.7.5"),),
+        ),
+    ]
+    agent_unit = (
+        "[Unit]\nDescription=IML Agent Daemon (lab)\nAfter=network.target\n\n"
+        "[Service]\nType=simple\nExecStart=/usr/bin/chroma-agent --daemon\n\n"
+        "[Install]\nWantedBy=multi-user.target\n"
+    )
+    iml_agent = [
+        Pkg(
+            "chroma-agent",
+            IML,
+            "1.el7",
+            "IML Agent (lab: resource agent, fencing, daemon)",
+            requires=("python2-iml-common1.4", "python2-dnf"),
+            files=(
+                ("/usr/bin/chroma-agent", payload["chroma-agent"], 0o755),
+                ("/usr/lib/ocf/resource.d/chroma/Target", payload["Target"], 0o755),
+                ("/usr/sbin/fence_chroma", payload["fence_chroma.py"], 0o755),
+                ("/usr/sbin/fence_lab", payload["fence_lab.py"], 0o755),
+                ("/usr/lib/systemd/system/chroma-agent.service", agent_unit, 0o644),
+            ),
+        ),
+        Pkg(
+            "chroma-diagnostics",
+            IML,
+            "1.el7",
+            "IML diagnostics",
+            requires=(f"chroma-agent = {IML}-1.el7",),
+            files=(_doc("chroma-diagnostics", IML),),
+        ),
+    ]
+    return {
+        "base": base,
+        "base-updates": [],
+        "base-extras": extras,
+        "epel": epel,
+        "lustre-server": lustre_server,
+        "lustre-client": lustre_client,
+        "e2fsprogs-wc": e2fsprogs_wc,
+        "manager-for-lustre": manager_copr,
+        "dnf-el7": dnf_copr,
+        "iml-agent": iml_agent,
+    }
+
+
+# What a fresh EL7 install of the lab has (installed into the image's rpmdb).
+BASE_OS = (
+    "centos-release",
+    "bash",
+    "systemd",
+    "kmod",
+    "yum",
+    "e2fsprogs",
+    "e2fsprogs-libs",
+    "libcom_err",
+    "libss",
+    "kernel",
+    "kernel-tools",
+    "kernel-tools-libs",
+)
+
+
+def spec_text(pkg):
+    lines = [
+        f"Name: {pkg.name}",
+        f"Version: {pkg.version}",
+        f"Release: {pkg.release}",
+        f"Summary: {pkg.summary}",
+        "License: lab",
+        "BuildArch: noarch",
+        "AutoReqProv: no",
+        "%global debug_package %{nil}",
+        "%global __os_install_post %{nil}",
+        "%global _build_id_links none",
+    ]
+    lines += [f"Requires: {r}" for r in pkg.requires]
+    if pkg.post and "dkms" in pkg.post:
+        lines.append("Requires(post): dkms")
+    lines += [f"Provides: {p}" for p in pkg.provides]
+    lines += [f"Conflicts: {c}" for c in pkg.conflicts]
+    lines += [
+        "",
+        "%description",
+        f"{pkg.summary}. A lab package: see lab/README.md.",
+        "",
+        "%install",
+    ]
+    for index, (path, _text, mode) in enumerate(pkg.files):
+        lines.append(f"install -D -m {mode:o} %{{_sourcedir}}/f{index} %{{buildroot}}{path}")
+    if pkg.post:
+        lines += ["", "%post", pkg.post.rstrip()]
+    if pkg.preun:
+        lines += ["", "%preun", pkg.preun.rstrip()]
+    lines += ["", "%files"]
+    for path, _text, _mode in pkg.files:
+        lines.append(f"%config(noreplace) {path}" if path.startswith("/etc/") else path)
+    return "\n".join(lines) + "\n"
+
+
+def cache_key(tree):
+    digest = hashlib.sha256(BUILDER_VERSION.encode())
+    for repo_name in sorted(tree):
+        digest.update(repo_name.encode())
+        for pkg in tree[repo_name]:
+            digest.update(spec_text(pkg).encode())
+            for _path, text, _mode in pkg.files:
+                digest.update(hashlib.sha256(text.encode()).digest())
+    return digest.hexdigest()[:20]
+
+
+def _build_one(pkg, workdir, out_dir):
+    top = Path(workdir) / pkg.nvr
+    (top / "SOURCES").mkdir(parents=True)
+    for index, (_path, text, _mode) in enumerate(pkg.files):
+        (top / "SOURCES" / f"f{index}").write_text(text)
+    spec = top / f"{pkg.name}.spec"
+    spec.write_text(spec_text(pkg))
+    run(
+        [
+            "rpmbuild",
+            "-bb",
+            "--quiet",
+            "--define",
+            f"_topdir {top}",
+            "--define",
+            f"_rpmdir {out_dir}",
+            "--define",
+            "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
+            str(spec),
+        ],
+        timeout=120,
+    )
+
+
+def _manager_repo_file(repos):
+    url = repos.get("iml-agent", "")
+    return (
+        f"[manager-for-lustre-agent]\nname=Manager for Lustre agent (lab)\nbaseurl={url}\n"
+        "enabled=1\ngpgcheck=0\n"
+    )
+
+
+def ensure_repository(spec, run_dir, log=print):
+    """The cached repository tree for this lab's inputs (built when missing)."""
+    tree = packages(spec.repos)
+    key = cache_key({**tree, "manager-file": [Pkg("f", "1", "1", _manager_repo_file(spec.repos))]})
+    cache = Path(spec.cache_dir)
+    final = cache / f"repo-{key}"
+    if (final / "complete").exists():
+        return final / "repos"
+    cache.mkdir(parents=True, exist_ok=True)
+    log(f"building the lab RPMs into {final} (once per set of inputs)")
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=cache))
+    try:
+        repos_dir = work / "repos"
+        jobs = []
+        with concurrent.futures.ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as pool:
+            for repo_name, pkgs in tree.items():
+                out = repos_dir / repo_name
+                out.mkdir(parents=True)
+                jobs += [
+                    pool.submit(_build_one, pkg, work / "build" / repo_name, out) for pkg in pkgs
+                ]
+            for job in jobs:
+                job.result()
+            list(
+                pool.map(
+                    lambda d: run(["createrepo_c", "--quiet", "--no-database", str(d)]),
+                    sorted(repos_dir.iterdir()),
+                )
+            )
+        (repos_dir / "repo").mkdir()
+        (repos_dir / "repo" / "Manager-for-Lustre.repo").write_text(_manager_repo_file(spec.repos))
+        _stage_base_os(tree["base"], repos_dir / "base", work / "baseos")
+        shutil.rmtree(work / "build", ignore_errors=True)
+        (work / "manifest.json").write_text(
+            json.dumps({repo: [p.nvr for p in pkgs] for repo, pkgs in tree.items()}, indent=2)
+        )
+        (work / "complete").write_text(key + "\n")
+        try:
+            os.rename(work, final)
+        except OSError:
+            if not (final / "complete").exists():  # another run won the race: use theirs
+                raise
+            shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return final / "repos"
+
+
+def _stage_base_os(base_pkgs, base_repo, root):
+    """Install BASE_OS into an empty root with its own rpmdb (no scriptlets: no chroot)."""
+    by_name = {p.name: p for p in base_pkgs}
+    rpms = [str(base_repo / f"{by_name[name].nvr}.noarch.rpm") for name in BASE_OS]
+    root.mkdir(parents=True)
+    run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "--initdb"])
+    run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "-i", "--noscripts", *rpms])
+
+
+def install_base_os(spec, image_dir, repo_dir):
+    """Merge the staged base OS (files + rpmdb) into the image layers."""
+    if repo_dir is None:
+        return
+    staged = Path(repo_dir).parent / "baseos"
+    for entry in staged.iterdir():
+        target = Path(image_dir) / entry.name
+        if entry.name in ("lib", "bin", "sbin"):  # EL7 is usr-merged, like Debian 12
+            target = Path(image_dir) / "usr" / entry.name
+        shutil.copytree(entry, target, symlinks=True, dirs_exist_ok=True)

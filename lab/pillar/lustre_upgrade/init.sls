@@ -1,0 +1,41 @@
+# The lab's pair, in pillar.example's layout. `lab/labctl up` reads this file too: node
+# ids, names and ring addresses of the lab come from here (checked before anything is
+# created). Addresses are private and exist only inside the lab's network namespaces.
+lustre_upgrade:
+  cluster_name: lustre-ha-cluster
+  osd: ldiskfs
+  manager:
+    minion: iml                # the lab runs no manager minion yet
+    fqdn: iml.lab.example      # resolves to the lab hub (10.213.0.254) in the nodes' /etc/hosts
+  pairs:
+    oss1:
+      osd: ldiskfs
+      nodes:
+        # Upgrade order: the first node is node 1.
+        - minion: oss1-a
+          old_name: oss1-a
+          fqdn: oss1-a.lab.example
+          rings: [10.213.0.1, 10.213.1.1]
+        - minion: oss1-b
+          old_name: oss1-b
+          fqdn: oss1-b.lab.example
+          rings: [10.213.0.2, 10.213.1.2]
+  # The lab repository (HTTP on the lab hub, inside the lab's namespaces only).
+  repos:
+    base: http://10.213.0.254:8080/base
+    lustre-server: http://10.213.0.254:8080/lustre-server
+    lustre-client: http://10.213.0.254:8080/lustre-client
+    e2fsprogs-wc: http://10.213.0.254:8080/e2fsprogs-wc
+    epel: http://10.213.0.254:8080/epel
+    manager-for-lustre: http://10.213.0.254:8080/manager-for-lustre
+    dnf-el7: http://10.213.0.254:8080/dnf-el7
+    # IML's agent repository; the lab manager serves its definition (runbook: curl
+    # https://<manager>/repo/Manager-for-Lustre.repo) at http://10.213.0.254:8080/repo/.
+    iml-agent: http://10.213.0.254:8080/iml-agent
+  firewall: disabled
+  backup:
+    keep_minion_identity: false
+  rebuild:
+    # The lab's rebuild hook: power off, fresh OS, same minion id, new (pre-accepted) key.
+    hook: lab
+    command: [lab/labctl, rebuild, '{minion}']

@@ -1,0 +1,5 @@
+# Lab pillar: the same key layout as pillar.example, values for the lab's pair.
+base:
+  '*':
+    - lustre_upgrade
+    - lustre_upgrade.secrets
