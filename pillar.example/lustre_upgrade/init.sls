@@ -62,6 +62,9 @@ lustre_upgrade:
     keep_minion_identity: false
 
   rebuild:
-    # How phase 3 hands a node over to the OS installer. `manual` waits for an operator;
-    # a runner function (e.g. a site's PXE/IPMI wrapper) is called with the minion id.
+    # How phase 3 hands a node over to the OS installer:
+    #   manual   the orchestration stops and waits for an operator to reinstall the node
+    #   command  the master runs `command` ({minion} becomes the minion id), e.g. a site's
+    #            PXE/kickstart/IPMI wrapper; the node's minion comes back on its own
     hook: manual
+    # command: [/usr/local/sbin/reinstall-el7, '{minion}']

@@ -37,5 +37,5 @@ lustre_upgrade:
     keep_minion_identity: false
   rebuild:
     # The lab's rebuild hook: power off, fresh OS, same minion id, new (pre-accepted) key.
-    hook: lab
+    hook: command
     command: [lab/labctl, rebuild, '{minion}']
