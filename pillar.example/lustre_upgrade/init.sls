@@ -68,3 +68,18 @@ lustre_upgrade:
     #            PXE/kickstart/IPMI wrapper; the node's minion comes back on its own
     hook: manual
     # command: [/usr/local/sbin/reinstall-el7, '{minion}']
+
+  # Optional overrides of the EL7 server states' defaults (salt/lustre/map.jinja; dicts
+  # merge, lists replace). Shown with their defaults.
+  # server:
+  #   lustre_repos: pillar        # or `manager`: lustre-server/-client/e2fsprogs-wc come
+  #                               # from the manager's Manager-for-Lustre.repo instead
+  #   reboot:                     # the reboot into the Lustre kernel (lustre.server)
+  #     command: shutdown -r +1 "lustre.server: rebooting into the Lustre kernel"
+  #     running_kernel_command: uname -r
+  #   flavours:
+  #     ldiskfs:
+  #       kernel_version: 3.10.0-957.10.1.el7_lustre
+  #   repo_options: {}            # extra pkgrepo.managed options per repository id
+  #   firewall_zone: public
+  #   ntp: {step: true}           # step the clock once (ntpd -qg) after the restore

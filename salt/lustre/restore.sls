@@ -1,0 +1,56 @@
+{#- Restore this node's OS configuration from its own backup (runbook: "Restore the Node OS
+    Configuration from Backup", and /var/lib/chroma of "Install the IML Agent").
+
+    The backup is the path the orchestration delivered to the node, passed as pillar
+    lustre_upgrade_run:backup:
+      salt oss1-a state.apply lustre.restore \
+        pillar='{lustre_upgrade_run: {backup: /var/lib/lustre-upgrade/restore/<archive>.sealed} }'
+    ntp is installed first, so the restored ntp.conf replaces the packaged one (kept as
+    ntp.conf.inst, like the runbook's mv); the clock is then stepped once (`ntpd -qg`,
+    lustre_upgrade:server:ntp:step) and ntpd enabled and started. #}
+{%- from "lustre/map.jinja" import lustre with context %}
+{%- set ntp = lustre.config.ntp %}
+{%- set backup = salt['pillar.get']('lustre_upgrade_run:backup') %}
+{%- if not backup or backup is not string %}
+  {{- raise('pillar lustre_upgrade_run:backup is not set: lustre.restore needs the path of this '
+            ~ 'node\'s delivered backup, passed by the orchestration (state.apply lustre.restore '
+            ~ 'pillar=\'{lustre_upgrade_run: {backup: <path on the node>} }\'); deliver it '
+            ~ 'with salt-run lustre_upgrade.deliver_backup ' ~ lustre.minion ~ '. Nothing was applied') }}
+{%- endif %}
+
+lustre-restore-ntp-installed:
+  pkg.installed:
+    - name: {{ ntp.package }}
+
+lustre-restore-node-configuration:
+  node_backup.restored:
+    - name: {{ backup | json }}
+    - require:
+      - pkg: lustre-restore-ntp-installed
+
+{%- if ntp.step %}
+
+{#- Only while ntpd is not running: it holds the NTP port. #}
+lustre-restore-ntp-clock-stepped:
+  cmd.run:
+    - name: {{ ntp.step_command | json }}
+    - timeout: {{ ntp.step_timeout }}
+    - onchanges:
+      - node_backup: lustre-restore-node-configuration
+    - unless:
+      - fun: service.status
+        args:
+          - {{ ntp.service }}
+{%- endif %}
+
+lustre-restore-ntpd-running:
+  service.running:
+    - name: {{ ntp.service }}
+    - enable: True
+    - require:
+      - node_backup: lustre-restore-node-configuration
+{%- if ntp.step %}
+      - cmd: lustre-restore-ntp-clock-stepped
+{%- endif %}
+    - watch:
+      - node_backup: lustre-restore-node-configuration
