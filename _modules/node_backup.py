@@ -578,6 +578,9 @@ def restore(backup, root="/", staging=None, test=False, selinux=None):
             _extract_all(tar, unpacked)
         source = os.path.join(unpacked, info["top"])
         plan = _restore_plan(source, root)
+        reference = [
+            p for p in REFERENCE_ONLY if os.path.lexists(os.path.join(source, p.lstrip("/")))
+        ]
         final_staging = os.path.join(staging, info["top"])
         if not test:
             if not os.path.isdir(final_staging):
@@ -587,7 +590,6 @@ def restore(backup, root="/", staging=None, test=False, selinux=None):
             for step in plan:
                 _apply(step, root)
             _relabel_ssh(root, selinux, [s for s in plan if s["path"] == "/etc/ssh"])
-    reference = [p for p in REFERENCE_ONLY if os.path.lexists(os.path.join(source, p.lstrip("/")))]
     return {
         "backup": info["top"],
         "staging": final_staging,

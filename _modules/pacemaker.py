@@ -1562,11 +1562,42 @@ def status(dialect=None):
 
         salt '*' pacemaker.status
     """
+    xml, source = _crm_mon_xml(dialect)
+    return parse_cib(xml, source=source)
+
+
+def membership(dialect=None):
+    """
+    Who is in the cluster now: ``{"dc": bool, "online": [node names], "offline": [...]}``
+    from crm_mon XML (a DC is elected once the membership has formed).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pacemaker.membership
+    """
+    xml, source = _crm_mon_xml(dialect)
+    return _membership(_parse_xml(xml, source))
+
+
+def _crm_mon_xml(dialect):
     argv = crm_mon_command(dialect)
     res = _run(argv, ok_codes=(0, 64) if "--output-as=xml" in argv else (0,))
     if res["retcode"] == 64:  # Pacemaker 2.0.0–2.0.2 lacks --output-as: use the old flag
-        res = _run([*argv[:-1], "--as-xml"])
-    return parse_cib(res["stdout"], source=" ".join(argv))
+        argv = [*argv[:-1], "--as-xml"]
+        res = _run(argv)
+    return res["stdout"], " ".join(argv)
+
+
+def _membership(root):
+    nodes = root.xpath("./nodes/node")
+    dc = root.xpath(".//current_dc")
+    return {
+        "dc": bool(dc) and dc[0].get("present") == "true",
+        "online": sorted(n.get("name") for n in nodes if n.get("online") == "true"),
+        "offline": sorted(n.get("name") for n in nodes if n.get("online") != "true"),
+    }
 
 
 def auth(nodes, password, user="hacluster", dialect=None):
@@ -1916,25 +1947,29 @@ def setup_cluster(
     return {"name": cluster_name, "nodes": _names(nodes), "stdout": res["stdout"]}
 
 
-def wait_for_cluster(timeout=120, interval=2, dialect=None):
+def wait_for_cluster(nodes=(), timeout=120, interval=2, dialect=None):
     """
-    Wait until the local cluster stack answers ``crm_mon`` (after ``pcs cluster start``).
-    Returns its state, as ``status`` does.
+    Wait until the local cluster stack has formed its membership (a DC is elected) and
+    every node of ``nodes`` is online (after ``pcs cluster start``). Returns the
+    membership, as ``membership`` does.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt mds1 pacemaker.wait_for_cluster
+        salt mds1 pacemaker.wait_for_cluster '[mds1.lfs.intl]'
     """
 
     def check():
         try:
-            return True, status(dialect)
+            now = membership(dialect)
         except CommandExecutionError as exc:
             return False, str(exc)
+        missing = sorted(set(nodes) - set(now["online"]))
+        return now["dc"] and not missing, now
 
-    return _wait(check, timeout, interval, "the cluster to answer crm_mon")
+    what = "a DC to be elected" + (f" with {', '.join(nodes)} online" if nodes else "")
+    return _wait(check, timeout, interval, what)
 
 
 def node_add(node, addrs=(), start=True, enable=False, timeout=600, dialect=None):

@@ -40,6 +40,7 @@ import os
 import shutil
 import tempfile
 
+import salt.utils.data
 from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "pacemaker"
@@ -819,15 +820,18 @@ def _conf_cluster(path):
 
 def _is_running():
     try:
-        __salt__["pacemaker.status"]()
+        return __salt__["pacemaker.membership"]()["dc"]
     except CommandExecutionError:
         return False
-    return True
 
 
 def _password(password, password_pillar):
     if password is None:
-        password = __salt__["pillar.get"](password_pillar)
+        # From the in-memory pillar, not pillar.get: Salt >= 3008 masks what pillar.get
+        # returns ("**********"), while the loaded pillar holds the plain values.
+        password = salt.utils.data.traverse_dict_and_list(
+            __pillar__, password_pillar, None, delimiter=":"
+        )
     if not isinstance(password, str) or not password:
         raise CommandExecutionError(
             f"pillar {password_pillar} is missing or empty: set the hacluster password there "
@@ -960,7 +964,7 @@ def cluster_present(
             __salt__["pacemaker.cluster"]("start", timeout=timeout)
             if enable and "setup" in plan:
                 __salt__["pacemaker.cluster"]("enable")
-        __salt__["pacemaker.wait_for_cluster"](timeout=min(int(timeout), 300))
+        __salt__["pacemaker.wait_for_cluster"](wanted, timeout=min(int(timeout), 300))
         after = _conf_cluster(live_conf)
     except CommandExecutionError as exc:
         return _failed(ret, f"{exc}. Check `pcs status` and /var/log/pcsd; run again once fixed")

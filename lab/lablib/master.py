@@ -47,6 +47,8 @@ open_mode: false
 timeout: 15
 gather_job_timeout: 15
 fileserver_backend: [roots]
+# Node backups arrive with cp.push (the product's phase 1).
+file_recv: true
 file_roots:
   base:
     - {REPO_ROOT}/salt

@@ -10,7 +10,6 @@ import tempfile
 from types import SimpleNamespace
 
 import pytest
-import salt.utils.data
 from lxml import etree
 
 from _modules import corosync, pacemaker
@@ -394,14 +393,21 @@ def test_every_state_takes_cib_file_where_it_can_work_offline():
 # --------------------------------------------------------------------------- live, recorded
 
 
-def mon(placement):
+def mon(placement, online=()):
+    nodes = "".join(
+        f'<node name="{n}" id="{i}" online="true" standby="false"/>'
+        for i, n in enumerate(online, 1)
+    )
     resources = "".join(
         f'<resource id="{rsc}" resource_agent="ocf:chroma:Target" role="Started">'
         + "".join(f'<node name="{n}" id="1"/>' for n in nodes)
         + "</resource>"
         for rsc, nodes in placement.items()
     )
-    return f"<pacemaker-result><resources>{resources}</resources></pacemaker-result>"
+    return (
+        '<pacemaker-result><summary><current_dc present="true"/></summary>'
+        f"<nodes>{nodes}</nodes><resources>{resources}</resources></pacemaker-result>"
+    )
 
 
 class Cluster:
@@ -413,6 +419,7 @@ class Cluster:
         self.placements = []
         self.crm_mon_fails = False
         self.calls = []
+        self.joined = []
 
     def __call__(self, argv, **kwargs):
         self.calls.append((argv, kwargs))
@@ -420,12 +427,17 @@ class Cluster:
             return {"retcode": 0, "stdout": self.cib_xml, "stderr": ""}
         if argv[:3] == ["pcs", "node", "standby"]:
             self.set_standby(argv[3])
+        if argv[:4] == ["pcs", "cluster", "node", "add"]:
+            self.joined.append(argv[4])
         if argv[0] == "crm_mon":
             if self.crm_mon_fails:
                 return {"retcode": 102, "stdout": "", "stderr": "Not connected"}
             placement = self.placements.pop(0) if len(self.placements) > 1 else self.placements[0]
-            return {"retcode": 0, "stdout": mon(placement), "stderr": ""}
+            return {"retcode": 0, "stdout": mon(placement, self.members()), "stderr": ""}
         return {"retcode": 0, "stdout": "", "stderr": ""}
+
+    def members(self):
+        return etree.fromstring(self.cib_xml.encode()).xpath("//nodes/node/@uname") + self.joined
 
     def set_standby(self, uname):
         root = etree.fromstring(self.cib_xml.encode())
@@ -466,10 +478,8 @@ def live(monkeypatch):
     }
     functions["corosync.read_conf"] = corosync.read_conf
     functions["corosync.exists"] = corosync.exists
-    functions["pillar.get"] = lambda key, default=None: salt.utils.data.traverse_dict_and_list(
-        pillar, key, default, delimiter=":"
-    )
     monkeypatch.setattr(pacemaker_state, "__salt__", functions, raising=False)
+    monkeypatch.setattr(pacemaker_state, "__pillar__", pillar, raising=False)
     monkeypatch.setattr(pacemaker_state, "__opts__", opts, raising=False)
     return SimpleNamespace(cluster=cluster, pillar=pillar, opts=opts)
 

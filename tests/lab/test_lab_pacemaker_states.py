@@ -7,7 +7,7 @@ pytestmark = pytest.mark.lab
 
 
 def state(lab, minion, function, *args, test=False):
-    argv = [minion, "state.single", f"pacemaker.{function}", *args]
+    argv = ["-t", "300", minion, "state.single", f"pacemaker.{function}", *args]
     if test:
         argv.append("test=True")
     ret = lab.salt_json(*argv, timeout=300)
