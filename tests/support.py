@@ -1,6 +1,7 @@
 """Paths and helpers shared by the test layers (fixtures are in conftest.py)."""
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # development checkouts, never in a user's clone.
 REAL_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "real"
 SUITE_FIXTURES = REPO_ROOT / "tests" / "fixtures"
+
+
+def write_empty_cib(path):
+    """An empty CIB made by the real cibadmin, for backups taken without a cluster."""
+    with open(path, "w") as fh:
+        subprocess.run(["cibadmin", "--empty"], stdout=fh, check=True)
+    return path
 
 
 def real_fixture_params(*relative_paths):

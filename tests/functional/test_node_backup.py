@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import subprocess
 import tarfile
 
 import pytest
@@ -11,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from salt.exceptions import CommandExecutionError
 
-from tests.support import SERVER_FILES, make_tree
+from tests.support import SERVER_FILES, make_tree, write_empty_cib
 
 
 @pytest.fixture
@@ -21,10 +20,7 @@ def node_root(tmp_path):
 
 @pytest.fixture
 def cib_file(tmp_path):
-    path = tmp_path / "cib.xml"
-    with open(path, "w") as fh:
-        subprocess.run(["cibadmin", "--empty"], stdout=fh, check=True)
-    return path
+    return write_empty_cib(tmp_path / "cib.xml")
 
 
 @pytest.fixture

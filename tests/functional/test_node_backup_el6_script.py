@@ -7,17 +7,14 @@ import tarfile
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.support import REPO_ROOT, SERVER_FILES, make_tree
+from tests.support import REPO_ROOT, SERVER_FILES, make_tree, write_empty_cib
 
 SCRIPT = REPO_ROOT / "salt" / "lustre" / "files" / "node-backup.sh"
 
 
 @pytest.fixture
 def cib_file(tmp_path):
-    path = tmp_path / "cib.xml"
-    with open(path, "w") as fh:
-        subprocess.run(["cibadmin", "--empty"], stdout=fh, check=True)
-    return path
+    return write_empty_cib(tmp_path / "cib.xml")
 
 
 def run_script(root, dest, cib_file, kind="server", minion="functional"):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.support import REPO_ROOT, SERVER_FILES, make_tree
+from tests.support import REPO_ROOT, SERVER_FILES, make_tree, write_empty_cib
 
 NODE_SCRIPT = r"""
 set -eu
@@ -25,9 +25,7 @@ SALT_CALL = "import sys; from salt.scripts import salt_call; sys.argv[0] = 'salt
 @pytest.fixture
 def backup(modules, tmp_path):
     root = make_tree(tmp_path / "node", SERVER_FILES)
-    cib = tmp_path / "cib.xml"
-    with open(cib, "w") as fh:
-        subprocess.run(["cibadmin", "--empty"], stdout=fh, check=True)
+    cib = write_empty_cib(tmp_path / "cib.xml")
     return modules.node_backup.create(
         "server", dest=str(tmp_path / "b"), push=False, root=str(root), cib_file=str(cib)
     )

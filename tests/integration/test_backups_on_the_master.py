@@ -2,19 +2,15 @@
 
 import os
 import stat
-import subprocess
 
 import pytest
 
-from tests.support import SERVER_FILES, make_tree
+from tests.support import SERVER_FILES, make_tree, write_empty_cib
 
 
 @pytest.fixture(scope="module")
 def cib_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cib") / "cib.xml"
-    with open(path, "w") as fh:
-        subprocess.run(["cibadmin", "--empty"], stdout=fh, check=True)
-    return path
+    return write_empty_cib(tmp_path_factory.mktemp("cib") / "cib.xml")
 
 
 @pytest.fixture(scope="module")
