@@ -641,7 +641,8 @@ def _job_log(log_file, marker, timeout=30):
         job = [line for line in lines if any(j in line for j in jids)]
         if jids and any("minion return" in line for line in job):
             return job
-        assert time.monotonic() < deadline, f"no returned job mentioning {marker} in {log_file}"
+        if time.monotonic() >= deadline:
+            pytest.fail(f"no returned job mentioning {marker} in {log_file} within {timeout} s")
         time.sleep(0.5)
 
 
