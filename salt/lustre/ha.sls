@@ -6,8 +6,9 @@
     pillar lustre_upgrade:secrets:hacluster_password through a slot when it runs (config.get:
     Salt 3008's pillar.get returns secrets masked outside templates), hashes it (SHA-512, the
     existing salt kept so a second run changes nothing) and writes the hash to /etc/shadow
-    itself: no command line carries it, and the state's comment and changes show it as
-    XXX-REDACTED-XXX. The render only checks that the secret is there and decrypted.
+    itself: no command line carries it, and the state's comment and changes show Salt's
+    redaction placeholder in its place. The render only checks that the secret is there
+    and decrypted.
 
     lustre_upgrade:firewall `high-availability` (the default) opens the high-availability
     service in the zone lustre_upgrade:server:firewall_zone (permanent and runtime);
