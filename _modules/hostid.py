@@ -9,44 +9,25 @@ this module writes the value ``hostid`` prints now, the way genhostid/zgenhostid
 it, and never replaces an existing persistent hostid.
 """
 
-import os
-import re
-import sys
-import tempfile
-
 from salt.exceptions import CommandExecutionError
+
+try:
+    from lustre_upgrade_lib import fileio, hostid_value
+except ImportError as exc:
+    _MISSING = (
+        f"cannot import this extension's library lustre_upgrade_lib ({exc}): sync it with "
+        "saltutil.sync_all (_utils/ in the file roots) or pip install the extension"
+    )
+else:
+    _MISSING = None
 
 __virtualname__ = "hostid"
 
 DEFAULT_PATH = "/etc/hostid"
-HOSTID_BYTES = 4
-_HEX8 = re.compile(r"^[0-9a-f]{8}$")
 
 
 def __virtual__():
-    return __virtualname__
-
-
-def _parse_hostid_bytes(data, byteorder=sys.byteorder):
-    """Return the 8-hex-digit hostid stored in the raw bytes of a hostid file."""
-    if len(data) != HOSTID_BYTES:
-        raise ValueError(f"holds {len(data)} bytes; a hostid file holds exactly {HOSTID_BYTES}")
-    return f"{int.from_bytes(data, byteorder):08x}"
-
-
-def _hostid_to_bytes(hostid, byteorder=sys.byteorder):
-    """Return the 4 bytes a hostid file holds for an 8-hex-digit hostid."""
-    return int(_normalize(hostid), 16).to_bytes(HOSTID_BYTES, byteorder)
-
-
-def _normalize(hostid):
-    """Return a hostid as 8 lowercase hex digits (``hostid`` prints it so)."""
-    text = str(hostid).strip().lower()
-    if text.startswith("0x"):
-        text = text[2:]
-    if not re.fullmatch(r"[0-9a-f]{1,8}", text):
-        raise ValueError(f"{hostid!r} is not a hostid (up to 8 hex digits)")
-    return text.zfill(8)
+    return (False, f"hostid: {_MISSING}") if _MISSING else __virtualname__
 
 
 def read(path=DEFAULT_PATH):
@@ -78,10 +59,7 @@ def current():
     res = __salt__["cmd.run_all"](["hostid"], python_shell=False, ignore_retcode=True)
     if res["retcode"] != 0:
         raise CommandExecutionError(f"hostid failed: {res['stderr'].strip()}")
-    out = res["stdout"].strip().lower()
-    if not _HEX8.match(out):
-        raise CommandExecutionError(f"hostid printed {out!r}, not 8 hex digits")
-    return out
+    return hostid_value.parse_command_output(res["stdout"])
 
 
 def make_persistent(path=DEFAULT_PATH, test=False):
@@ -103,7 +81,13 @@ def make_persistent(path=DEFAULT_PATH, test=False):
         return {"changed": False, "hostid": existing, "path": path}
     value = current()
     if not test:
-        _atomic_write(path, _hostid_to_bytes(value))
+        try:
+            # link(2), not rename(2): a hostid written meanwhile by someone else is kept.
+            fileio.atomic_write(path, hostid_value.to_bytes(value), mode=0o644, replace=False)
+        except FileExistsError as exc:
+            raise CommandExecutionError(
+                f"{path} appeared while the hostid was being written; it was left as it is"
+            ) from exc
         written = _read_file(path)
         if written != value:
             raise CommandExecutionError(
@@ -114,36 +98,7 @@ def make_persistent(path=DEFAULT_PATH, test=False):
 
 def _read_file(path):
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(HOSTID_BYTES + 1)
-    except FileNotFoundError:
-        return None
+        data = fileio.read_bytes(path)
     except OSError as exc:
         raise CommandExecutionError(f"cannot read {path}: {exc}") from exc
-    try:
-        return _parse_hostid_bytes(data)
-    except ValueError as exc:
-        raise CommandExecutionError(
-            f"{path} {exc}; it is not a valid hostid file. Inspect it (od -An -tx {path}) "
-            "and remove or repair it by hand: it is never overwritten automatically"
-        ) from exc
-
-
-def _atomic_write(path, data):
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".hostid.", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        # link(2), unlike rename(2), fails when the target exists: a hostid written
-        # meanwhile by someone else is kept, never replaced.
-        os.link(tmp, path)
-    except FileExistsError as exc:
-        raise CommandExecutionError(
-            f"{path} appeared while the hostid was being written; it was left as it is"
-        ) from exc
-    finally:
-        os.unlink(tmp)
+    return None if data is None else hostid_value.parse_file(data, path)

@@ -17,3 +17,36 @@ It travels two ways and the import line is the same on both:
 This file imports nothing on purpose: Salt's utils loader may load the package under its
 own name too, and the submodules refer to each other relatively.
 """
+
+import importlib
+import os
+import sys
+
+_LOADED_MTIMES = {}
+
+
+def reload_changed():
+    """
+    Reload the library's modules whose file changed since they were imported.
+
+    A running salt-minion keeps imported modules in ``sys.modules``: after a
+    ``saltutil.sync_all`` that brought a new library, the reloaded Salt modules would
+    otherwise call the old one until the minion restarts. Salt modules call this from
+    ``__virtual__``, which runs again on every module refresh. Returns the names reloaded.
+    """
+    reloaded = []
+    prefix = __name__ + "."
+    for name, module in sorted(sys.modules.items()):
+        if not name.startswith(prefix) or module is None:
+            continue
+        path = getattr(module, "__file__", None)
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except (OSError, TypeError):
+            continue
+        known = _LOADED_MTIMES.setdefault(name, mtime)
+        if mtime != known:
+            importlib.reload(module)
+            _LOADED_MTIMES[name] = mtime
+            reloaded.append(name)
+    return reloaded

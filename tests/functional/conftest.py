@@ -20,6 +20,8 @@ def minion_opts(salt_factories):
             "file_client": "local",
             "module_dirs": [str(REPO_ROOT / "_modules")],
             "states_dirs": [str(REPO_ROOT / "_states")],
+            # The library, as saltutil.sync_all would place it (extmods/utils).
+            "utils_dirs": [str(REPO_ROOT / "_utils")],
             "file_roots": {"base": [str(REPO_ROOT / "salt"), str(REPO_ROOT)]},
         },
     )

@@ -86,17 +86,20 @@ def salt_run_cli(master):
 
 @pytest.fixture(scope="package")
 def synced_minions(minions, salt_cli):
-    """The pair's minions after ``saltutil.sync_all``, with what they had before it."""
+    """The pair's minions after ``saltutil.sync_all``, with what they had before it and
+    what the sync reported it delivered."""
     before = salt_cli.run("sys.list_modules", minion_tgt="oss1-*")
     assert before.returncode == 0, before
     ret = salt_cli.run("saltutil.sync_all", minion_tgt="oss1-*")
     assert ret.returncode == 0, ret
-    return {"minions": minions, "modules_before_sync": before.data}
+    return {"minions": minions, "modules_before_sync": before.data, "synced": ret.data}
 
 
 @pytest.fixture(scope="package")
 def synced_master(master, salt_run_cli):
-    """The master after ``salt-run saltutil.sync_all``: this extension's runners load."""
+    """The master after ``salt-run saltutil.sync_all``: this extension's runners load,
+    with the library synced beside them (``extmods/utils``)."""
     ret = salt_run_cli.run("saltutil.sync_all")
     assert ret.returncode == 0, ret
+    master.synced = ret.data
     return master
