@@ -12,12 +12,10 @@ import salt.utils.path
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
+    import lustre_upgrade_lib
     from lustre_upgrade_lib import cli_args, dkms_status
 except ImportError as exc:
-    _MISSING = (
-        f"cannot import this extension's library lustre_upgrade_lib ({exc}): sync it with "
-        "saltutil.sync_all (_utils/ in the file roots) or pip install the extension"
-    )
+    _MISSING = f"{exc}: sync _utils/ with saltutil.sync_all, or pip install the extension"
 else:
     _MISSING = None
 
@@ -25,7 +23,10 @@ __virtualname__ = "dkms"
 
 
 def __virtual__():
-    return (False, f"dkms: {_MISSING}") if _MISSING else __virtualname__
+    if _MISSING:
+        return (False, f"dkms needs the library lustre_upgrade_lib: {_MISSING}")
+    lustre_upgrade_lib.reload_changed()
+    return __virtualname__
 
 
 def parse_status(text):

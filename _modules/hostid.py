@@ -12,12 +12,10 @@ it, and never replaces an existing persistent hostid.
 from salt.exceptions import CommandExecutionError
 
 try:
+    import lustre_upgrade_lib
     from lustre_upgrade_lib import fileio, hostid_value
 except ImportError as exc:
-    _MISSING = (
-        f"cannot import this extension's library lustre_upgrade_lib ({exc}): sync it with "
-        "saltutil.sync_all (_utils/ in the file roots) or pip install the extension"
-    )
+    _MISSING = f"{exc}: sync _utils/ with saltutil.sync_all, or pip install the extension"
 else:
     _MISSING = None
 
@@ -27,7 +25,10 @@ DEFAULT_PATH = "/etc/hostid"
 
 
 def __virtual__():
-    return (False, f"hostid: {_MISSING}") if _MISSING else __virtualname__
+    if _MISSING:
+        return (False, f"hostid needs the library lustre_upgrade_lib: {_MISSING}")
+    lustre_upgrade_lib.reload_changed()
+    return __virtualname__
 
 
 def read(path=DEFAULT_PATH):

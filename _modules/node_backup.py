@@ -12,164 +12,54 @@ absent on the node). EL6 nodes, which cannot run this module, produce the same l
 Backups hold /etc/shadow, SSH host keys and fence passwords. On the master they are
 root-only; to bring one back, the master seals it for the node's own minion key
 (``seal``), so the copy in transit and in the job cache opens only on that node.
+
+The format (manifests, checksums, ``backup.json``, verification, sealing, the restore
+comparison) is the library's ``lustre_upgrade_lib.backup_format``: the master verifies and
+seals with the same code. This module takes the backup (``cibadmin``, ``pg_dumpall``,
+``cp.push``) and restores it.
 """
 
-import base64
 import errno
 import fnmatch
 import glob
 import gzip
-import hashlib
-import io
-import json
-import logging
 import os
 import shutil
 import socket
-import stat
-import tarfile
 import tempfile
 import time
 
 from salt.exceptions import CommandExecutionError
 
-log = logging.getLogger(__name__)
+try:
+    import cryptography  # noqa: F401  (backup_format seals and opens backups with it)
+
+    import lustre_upgrade_lib
+    from lustre_upgrade_lib import backup_format, fileio
+except ImportError as exc:
+    if (exc.name or "").startswith("cryptography"):
+        _MISSING = f"{exc}: install python3-cryptography (EL7: python36-cryptography)"
+    else:
+        _MISSING = f"{exc}: sync _utils/ with saltutil.sync_all, or pip install the extension"
+else:
+    _MISSING = None
 
 __virtualname__ = "node_backup"
 
-FORMAT = 1
 DEFAULT_DEST = "/var/lib/lustre-upgrade/backups"
-SUMS = "SHA256SUMS"
-INFO = "backup.json"
-SEAL_MAGIC = b"LUSTRE-UPGRADE-SEALED-1\n"
-
-# The runbook's manifests ("Prepare for the Upgrade" and "Backup the Existing IML
-# Configuration"), in its order.
-_COMMON = (
-    "/var/lib/chroma",
-    "/etc/sysconfig/network",
-    "/etc/sysconfig/network-scripts/ifcfg-*",
-    "/etc/yum.conf",
-    "/etc/yum.repos.d",
-    "/etc/hosts",
-    "/etc/passwd",
-    "/etc/group",
-    "/etc/shadow",
-    "/etc/gshadow",
-    "/etc/sudoers",
-    "/etc/resolv.conf",
-    "/etc/nsswitch.conf",
-    "/etc/rsyslog.conf",
-    "/etc/ntp.conf",
-    "/etc/selinux/config",
-)
-MANIFESTS = {
-    "server": _COMMON
-    + (
-        "/etc/modprobe.d/iml_lnet_module_parameters.conf",
-        "/etc/corosync/corosync.conf",
-        "/etc/ssh",
-        "/root/.ssh",
-    ),
-    "manager": _COMMON + ("/etc/ssh", "/root/.ssh"),
-}
-# The manager's package mirror is large and re-created from upstream.
-EXCLUDES = {"server": (), "manager": ("/var/lib/chroma/repo",)}
-MINION_IDENTITY = (
-    "/etc/salt/minion_id",
-    "/etc/salt/pki/minion/minion.pem",
-    "/etc/salt/pki/minion/minion.pub",
-)
-
-# What `restore` puts back (runbook "Restore the Node OS Configuration from Backup" and
-# "Install the IML Agent"), and what stays in the staging directory for reference only:
-# the network is configured with the OS's own tools on the new installation.
-RESTORED_FILES = (
-    "/etc/hosts",
-    "/etc/resolv.conf",
-    "/etc/nsswitch.conf",
-    "/etc/passwd",
-    "/etc/group",
-    "/etc/shadow",
-    "/etc/gshadow",
-    "/etc/sudoers",
-    "/etc/ntp.conf",
-    "/etc/modprobe.d/iml_lnet_module_parameters.conf",
-)
-RESTORED_TREES = ("/etc/ssh", "/root/.ssh", "/var/lib/chroma")
-REFERENCE_ONLY = ("/etc/sysconfig/network", "/etc/sysconfig/network-scripts")
 SSH_HOST_KEY_LABEL = "system_u:object_r:sshd_key_t:s0"
 
 
 def __virtual__():
+    if _MISSING:
+        return (False, f"node_backup needs the library lustre_upgrade_lib: {_MISSING}")
+    lustre_upgrade_lib.reload_changed()
     return __virtualname__
 
 
 # ---------------------------------------------------------------------------
-# Archive format: pure functions
+# Checking and describing a backup
 # ---------------------------------------------------------------------------
-
-
-def _sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _parse_sums(text, source):
-    """``sha256sum`` output → {relative path: hex digest}."""
-    sums = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64 or not name:
-            raise CommandExecutionError(
-                f"{source}: line {number} of {SUMS} is not sha256sum output"
-            )
-        sums[name[2:] if name.startswith("./") else name] = digest.lower()
-    return sums
-
-
-def _expand(patterns, root, excludes=()):
-    """Manifest patterns → (existing absolute paths, absent patterns), under ``root``."""
-    present, absent = [], []
-    for pattern in patterns:
-        matches = sorted(glob.glob(_under(root, pattern)))
-        if not matches:
-            absent.append(pattern)
-            continue
-        present += ["/" + os.path.relpath(m, root) if root != "/" else m for m in matches]
-    return [p for p in present if not _excluded(p, excludes)], absent
-
-
-def _excluded(path, excludes):
-    return any(path == ex or path.startswith(ex.rstrip("/") + "/") for ex in excludes)
-
-
-def _under(root, path):
-    return os.path.join(root, path.lstrip("/")) if root != "/" else path
-
-
-def _walk(root, paths, excludes):
-    """Every file, directory and link below ``paths`` (absolute, as on the node)."""
-    found = []
-    for path in paths:
-        real = _under(root, path)
-        found.append(path)
-        if os.path.isdir(real) and not os.path.islink(real):
-            for dirpath, dirnames, filenames in os.walk(real):
-                rel_dir = "/" + os.path.relpath(dirpath, root) if root != "/" else dirpath
-                dirnames[:] = sorted(
-                    d for d in dirnames if not _excluded(os.path.join(rel_dir, d), excludes)
-                )
-                for name in sorted(dirnames) + sorted(filenames):
-                    member = os.path.join(rel_dir, name)
-                    if not _excluded(member, excludes):
-                        found.append(member)
-    return found
 
 
 def verify(path):
@@ -184,71 +74,7 @@ def verify(path):
 
         salt-call node_backup.verify /var/lib/lustre-upgrade/backups/bck-oss1-a-20260101-120000.tgz
     """
-    try:
-        archive = tarfile.open(path, "r:gz")
-    except FileNotFoundError as exc:
-        raise CommandExecutionError(f"backup {path} does not exist") from exc
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise CommandExecutionError(f"backup {path} is not a gzip tar archive: {exc}") from exc
-    with archive:
-        try:
-            members = archive.getmembers()
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise CommandExecutionError(f"backup {path} is truncated or corrupt: {exc}") from exc
-        tops = {m.name.split("/", 1)[0] for m in members}
-        if len(tops) != 1:
-            raise CommandExecutionError(
-                f"backup {path} must hold one top directory, not {sorted(tops)}"
-            )
-        (top,) = tops
-        by_name = {m.name[len(top) + 1 :]: m for m in members if m.name != top}
-        for required in (SUMS, INFO):
-            if required not in by_name:
-                raise CommandExecutionError(f"backup {path} has no {top}/{required}")
-        info = _load_info(archive.extractfile(by_name[INFO]).read(), path)
-        sums = _parse_sums(archive.extractfile(by_name[SUMS]).read().decode(), path)
-        for name, member in by_name.items():
-            if member.isfile() and name not in (SUMS,) and name not in sums:
-                raise CommandExecutionError(f"backup {path}: {top}/{name} is not in {SUMS}")
-        for name, digest in sums.items():
-            member = by_name.get(name)
-            if member is None or not member.isfile():
-                raise CommandExecutionError(
-                    f"backup {path}: {top}/{name} listed in {SUMS} is missing"
-                )
-            actual = hashlib.sha256(archive.extractfile(member).read()).hexdigest()
-            if actual != digest:
-                raise CommandExecutionError(
-                    f"backup {path}: checksum of {top}/{name} does not match {SUMS}; "
-                    "the backup is damaged: take a new one"
-                )
-        for entry in info.get("contents", []):
-            if entry.lstrip("/") not in by_name:
-                raise CommandExecutionError(
-                    f"backup {path}: {entry} is listed in {INFO} but missing"
-                )
-    info.update(
-        {"archive": path, "top": top, "size": os.path.getsize(path), "sha256": _sha256_file(path)}
-    )
-    return info
-
-
-def _load_info(raw, path):
-    try:
-        info = json.loads(raw)
-    except ValueError as exc:
-        raise CommandExecutionError(f"backup {path}: {INFO} is not JSON: {exc}") from exc
-    for key in ("format", "kind", "minion", "hostname", "created"):
-        if key not in info:
-            raise CommandExecutionError(f"backup {path}: {INFO} has no {key!r}")
-    if info["kind"] not in MANIFESTS:
-        raise CommandExecutionError(f"backup {path}: unknown kind {info['kind']!r} in {INFO}")
-    return info
-
-
-# ---------------------------------------------------------------------------
-# Creating a backup
-# ---------------------------------------------------------------------------
+    return backup_format.verify(path)
 
 
 def manifest(kind="server", keep_minion_identity=False):
@@ -261,12 +87,12 @@ def manifest(kind="server", keep_minion_identity=False):
 
         salt '*' node_backup.manifest server
     """
-    if kind not in MANIFESTS:
-        raise CommandExecutionError(f"unknown backup kind {kind!r}: use 'server' or 'manager'")
-    paths = list(MANIFESTS[kind])
-    if keep_minion_identity:
-        paths += list(MINION_IDENTITY)
-    return paths
+    return backup_format.manifest(kind, keep_minion_identity)
+
+
+# ---------------------------------------------------------------------------
+# Creating a backup
+# ---------------------------------------------------------------------------
 
 
 def create(
@@ -301,9 +127,9 @@ def create(
 
         salt oss1-a node_backup.create server
     """
-    paths = manifest(kind, keep_minion_identity)
-    excludes = EXCLUDES[kind]
-    present, absent = _expand(paths, root, excludes)
+    paths = backup_format.manifest(kind, keep_minion_identity)
+    excludes = backup_format.EXCLUDES[kind]
+    present, absent = backup_format.expand(paths, root, excludes)
     host = socket.gethostname().split(".")[0]
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     top = f"bck-{host}-{stamp}"
@@ -317,28 +143,20 @@ def create(
             extras[f"cluster-cfg-{host}.xml"] = _dump_cib(work, cib_file)
         else:
             extras[f"pgbackup-{stamp}.sql.gz"] = _dump_database(work, pg_host, pg_port)
-        contents = _walk(root, present, excludes)
-        info = {
-            "format": FORMAT,
-            "kind": kind,
-            "minion": __opts__["id"],
-            "hostname": socket.gethostname(),
-            "created": stamp,
-            "manifest": paths,
-            "absent": absent,
-            "contents": contents,
-            "extras": sorted(extras),
-        }
+        contents = backup_format.walk(root, present, excludes)
+        info = backup_format.new_info(
+            kind, __opts__["id"], socket.gethostname(), stamp, paths, absent, contents, extras
+        )
         tmp_archive = os.path.join(work, "archive.tgz")
-        _write_archive(tmp_archive, top, root, contents, extras, info)
+        backup_format.write_archive(tmp_archive, top, root, contents, extras, info)
         os.chmod(tmp_archive, 0o600)
         os.rename(tmp_archive, archive_path)
-    result = verify(archive_path)
-    _write_sidecar(archive_path, result["sha256"])
+    result = backup_format.verify(archive_path)
+    backup_format.write_sidecar(archive_path, result["sha256"])
     pushed = False
     if push:
         pushed = bool(__salt__["cp.push"](archive_path)) and bool(
-            __salt__["cp.push"](archive_path + ".sha256")
+            __salt__["cp.push"](archive_path + backup_format.SIDECAR_SUFFIX)
         )
         if not pushed:
             raise CommandExecutionError(
@@ -367,10 +185,9 @@ def _dump_cib(work, cib_file):
             "cluster configuration; check that Pacemaker runs on this node (crm_mon -1)"
         )
     out = os.path.join(work, "cib.xml")
-    with open(out, "w", encoding="utf-8") as fh:
-        fh.write(res["stdout"])
-        if not res["stdout"].endswith("\n"):
-            fh.write("\n")
+    # The CIB holds the fence passwords: 0600, like every other member of the backup.
+    text = res["stdout"] if res["stdout"].endswith("\n") else res["stdout"] + "\n"
+    fileio.atomic_write(out, text.encode("utf-8"), mode=0o600, fsync=False)
     return out
 
 
@@ -408,47 +225,6 @@ def _run_pg_dumpall(work, dump_dir, pg_host, pg_port):
     return out
 
 
-def _write_archive(archive_path, top, root, contents, extras, info):
-    sums = []
-    with tarfile.open(archive_path, "w:gz") as archive:
-        top_dir = tarfile.TarInfo(top)
-        top_dir.type = tarfile.DIRTYPE
-        top_dir.mode = 0o700
-        top_dir.mtime = int(time.time())
-        archive.addfile(top_dir)
-        for path in contents:
-            real = _under(root, path)
-            arcname = f"{top}{path}"
-            try:
-                archive.add(real, arcname=arcname, recursive=False)
-            except OSError as exc:
-                raise CommandExecutionError(f"cannot back up {path}: {exc}") from exc
-            if os.path.isfile(real) and not os.path.islink(real):
-                sums.append((path.lstrip("/"), _sha256_file(real)))
-        for name, source in sorted(extras.items()):
-            archive.add(source, arcname=f"{top}/{name}", recursive=False)
-            sums.append((name, _sha256_file(source)))
-        info_bytes = json.dumps(info, indent=2, sort_keys=True).encode() + b"\n"
-        _add_bytes(archive, f"{top}/{INFO}", info_bytes)
-        sums.append((INFO, hashlib.sha256(info_bytes).hexdigest()))
-        text = "".join(f"{digest}  {name}\n" for name, digest in sorted(sums))
-        _add_bytes(archive, f"{top}/{SUMS}", text.encode())
-
-
-def _add_bytes(archive, name, data):
-    member = tarfile.TarInfo(name)
-    member.size = len(data)
-    member.mode = 0o600
-    member.mtime = int(time.time())
-    archive.addfile(member, io.BytesIO(data))
-
-
-def _write_sidecar(archive_path, digest):
-    with open(archive_path + ".sha256", "w", encoding="ascii") as fh:
-        fh.write(f"{digest}  {os.path.basename(archive_path)}\n")
-    os.chmod(archive_path + ".sha256", 0o600)
-
-
 # ---------------------------------------------------------------------------
 # Sealing for delivery to one node
 # ---------------------------------------------------------------------------
@@ -458,73 +234,15 @@ def seal(path, pubkey, output):
     """
     Encrypt a verified backup for one node: AES-256-GCM under a random key, the key
     wrapped with the node's minion RSA public key (OAEP/SHA-256). Only that node's
-    ``minion.pem`` opens it.
+    ``minion.pem`` opens it. The master's runner seals with the same library code.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-run salt.cmd node_backup.seal /path/bck.tgz /etc/salt/pki/master/minions/oss1-a /tmp/bck.sealed
+        salt-call node_backup.seal /path/bck.tgz /etc/salt/pki/master/minions/oss1-a /tmp/bck.sealed
     """
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    with open(pubkey, "rb") as fh:
-        public = serialization.load_pem_public_key(fh.read())
-    key = AESGCM.generate_key(bit_length=256)
-    nonce = os.urandom(12)
-    with open(path, "rb") as fh:
-        plain = fh.read()
-    wrapped = public.encrypt(
-        key,
-        padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
-    )
-    header = json.dumps(
-        {
-            "name": os.path.basename(path),
-            "key": base64.b64encode(wrapped).decode(),
-            "nonce": base64.b64encode(nonce).decode(),
-        }
-    ).encode()
-    sealed = SEAL_MAGIC + header + b"\n" + AESGCM(key).encrypt(nonce, plain, header)
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(sealed)
-    return {"sealed": output, "name": os.path.basename(path)}
-
-
-def _unseal(sealed_path, private_key_path, out_dir):
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    with open(sealed_path, "rb") as fh:
-        data = fh.read()
-    if not data.startswith(SEAL_MAGIC):
-        raise CommandExecutionError(f"{sealed_path} is not a sealed backup")
-    header, _, body = data[len(SEAL_MAGIC) :].partition(b"\n")
-    meta = json.loads(header)
-    with open(private_key_path, "rb") as fh:
-        private = serialization.load_pem_private_key(fh.read(), password=None)
-    try:
-        key = private.decrypt(
-            base64.b64decode(meta["key"]),
-            padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
-        )
-        plain = AESGCM(key).decrypt(base64.b64decode(meta["nonce"]), body, header)
-    except (ValueError, InvalidTag) as exc:
-        raise CommandExecutionError(
-            f"{sealed_path} was not sealed for this node's minion key ({private_key_path}) "
-            "or is damaged: deliver it again with salt-run lustre_upgrade.deliver_backup"
-        ) from exc
-    name = os.path.basename(meta["name"])
-    out = os.path.join(out_dir, name)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(plain)
-    return out
+    return backup_format.seal(path, pubkey, output)
 
 
 # ---------------------------------------------------------------------------
@@ -556,7 +274,7 @@ def restore(backup, root="/", staging=None, test=False, selinux=None):
 
         salt oss1-a node_backup.restore /var/lib/lustre-upgrade/restore/bck-oss1-a-20260101-120000.tgz.sealed
     """
-    staging = staging or _under(root, "/root")
+    staging = staging or backup_format.under(root, "/root")
     if not os.path.isfile(backup):
         raise CommandExecutionError(
             f"backup {backup} does not exist on this node: deliver it with "
@@ -564,9 +282,9 @@ def restore(backup, root="/", staging=None, test=False, selinux=None):
         )
     with tempfile.TemporaryDirectory(prefix=".node-restore.") as work:
         archive = backup
-        if _is_sealed(backup):
-            archive = _unseal(backup, _minion_key(), work)
-        info = verify(archive)
+        if backup_format.is_sealed(backup):
+            archive = backup_format.unseal(backup, _minion_key(), work)
+        info = backup_format.verify(archive)
         if info["minion"] != __opts__["id"]:
             raise CommandExecutionError(
                 f"backup {backup} belongs to minion {info['minion']!r}, not {__opts__['id']!r}: "
@@ -574,12 +292,13 @@ def restore(backup, root="/", staging=None, test=False, selinux=None):
             )
         unpacked = os.path.join(work, "unpacked")
         os.mkdir(unpacked, 0o700)
-        with tarfile.open(archive, "r:gz") as tar:
-            _extract_all(tar, unpacked)
+        backup_format.unpack(archive, unpacked)
         source = os.path.join(unpacked, info["top"])
-        plan = _restore_plan(source, root)
+        plan = backup_format.restore_plan(source, root)
         reference = [
-            p for p in REFERENCE_ONLY if os.path.lexists(os.path.join(source, p.lstrip("/")))
+            p
+            for p in backup_format.REFERENCE_ONLY
+            if os.path.lexists(os.path.join(source, p.lstrip("/")))
         ]
         final_staging = os.path.join(staging, info["top"])
         if not test:
@@ -599,83 +318,12 @@ def restore(backup, root="/", staging=None, test=False, selinux=None):
     }
 
 
-def _extract_all(tar, dest):
-    # The "tar" filter (Python 3.12, backported to 3.8.17+) refuses absolute paths and
-    # links out of dest while keeping owners and modes; older Pythons get the same checks here.
-    if hasattr(tarfile, "tar_filter"):
-        tar.extractall(dest, numeric_owner=True, filter="tar")
-        return
-    for member in tar.getmembers():
-        name = os.path.normpath(member.name)
-        if name.startswith(("/", "..")) or (member.islnk() and member.linkname.startswith("/")):
-            raise CommandExecutionError(f"backup member {member.name!r} points outside the backup")
-    tar.extractall(dest, numeric_owner=True)
-
-
-def _is_sealed(path):
-    with open(path, "rb") as fh:
-        return fh.read(len(SEAL_MAGIC)) == SEAL_MAGIC
-
-
 def _minion_key():
     return os.path.join(__opts__["pki_dir"], "minion.pem")
 
 
-def _restore_plan(source, root):
-    """The files and trees that differ from the backup, in restore order."""
-    plan = []
-    for path in RESTORED_FILES + RESTORED_TREES:
-        backed_up = os.path.join(source, path.lstrip("/"))
-        if not os.path.lexists(backed_up):
-            continue
-        target = _under(root, path)
-        if _same(backed_up, target):
-            continue
-        plan.append(
-            {
-                "path": path,
-                "source": backed_up,
-                "tree": path in RESTORED_TREES,
-                "keep_original": os.path.lexists(target) and not os.path.lexists(target + ".inst"),
-            }
-        )
-    return plan
-
-
-def _same(a, b):
-    if not os.path.lexists(b):
-        return False
-    if os.path.isdir(a) and not os.path.islink(a):
-        if not os.path.isdir(b):
-            return False
-        left = _tree_digest(a)
-        return left == _tree_digest(b)
-    return os.path.isfile(b) and _file_identity(a) == _file_identity(b)
-
-
-def _file_identity(path):
-    st = os.lstat(path)
-    if stat.S_ISLNK(st.st_mode):
-        return ("link", os.readlink(path))
-    return ("file", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, _sha256_file(path))
-
-
-def _tree_digest(top):
-    entries = {}
-    for dirpath, dirnames, filenames in os.walk(top):
-        for name in dirnames + filenames:
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, top)
-            if os.path.isdir(full) and not os.path.islink(full):
-                st = os.lstat(full)
-                entries[rel] = ("dir", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
-            else:
-                entries[rel] = _file_identity(full)
-    return entries
-
-
 def _apply(step, root):
-    target = _under(root, step["path"])
+    target = backup_format.under(root, step["path"])
     if step["keep_original"]:
         _move_aside(target, target + ".inst")
     elif os.path.lexists(target):
@@ -733,7 +381,7 @@ def _relabel_ssh(root, selinux, ssh_steps):
         return
     keys = sorted(
         p
-        for p in glob.glob(_under(root, "/etc/ssh/ssh_host_*"))
+        for p in glob.glob(backup_format.under(root, "/etc/ssh/ssh_host_*"))
         if fnmatch.fnmatch(os.path.basename(p), "ssh_host_*")
     )
     if keys:

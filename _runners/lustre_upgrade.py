@@ -8,32 +8,48 @@ nodes still on EL6 cannot run this extension's modules.
 
 import base64
 import functools
-import hashlib
 import logging
 import os
 import tempfile
 
 import salt.client
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+try:
+    import cryptography  # noqa: F401  (backup_format verifies and seals with it)
+
+    import lustre_upgrade_lib
+    from lustre_upgrade_lib import backup_format, fileio, pair_pillar
+except ImportError as exc:
+    if (exc.name or "").startswith("cryptography"):
+        _MISSING = f"{exc}: install python3-cryptography on the master (pip install cryptography)"
+    else:
+        _MISSING = (
+            f"{exc}: sync _utils/ with salt-run saltutil.sync_all, or pip install the extension"
+        )
+else:
+    _MISSING = None
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "lustre_upgrade"
 
-OSD_FLAVOURS = ("ldiskfs", "zfs", "ldiskfs-zfs")
 RESTORE_DIR = "/var/lib/lustre-upgrade/restore"
 BACKUP_DIR = "/var/lib/lustre-upgrade/backups"
 EL6_BACKUP_SCRIPT = "salt://lustre/files/node-backup.sh"
 CHUNK_BYTES = 1 << 20
-NODE_KEYS = ("minion", "old_name", "fqdn")
 
 
 def __virtual__():
+    if _MISSING:
+        return (False, f"lustre_upgrade needs the library lustre_upgrade_lib: {_MISSING}")
+    lustre_upgrade_lib.reload_changed()
     return __virtualname__
 
 
 def _reports_failure(func):
-    """Turn a CommandExecutionError into a failed run with the message alone.
+    """Turn a CommandExecutionError or SaltInvocationError into a failed run with the
+    message alone.
 
     salt-run prints a traceback for an exception; the admin needs the sentence that says
     what went wrong and what to do, and the orchestration needs a non-zero retcode.
@@ -43,7 +59,7 @@ def _reports_failure(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except CommandExecutionError as exc:
+        except (CommandExecutionError, SaltInvocationError) as exc:
             # __context__ fails an orchestration step; "retcode" sets salt-run's exit code.
             __context__["retcode"] = 1
             return {"result": False, "error": str(exc), "retcode": 1}
@@ -55,49 +71,16 @@ def validate_pair(pair, config):
     """
     Return the findings (strings, each naming a pillar key) that make ``pair`` unusable.
 
-    ``config`` is the ``lustre_upgrade`` pillar dictionary.
+    ``config`` is the ``lustre_upgrade`` pillar dictionary; the checks are the library's
+    (``lustre_upgrade_lib.pair_pillar``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run lustre_upgrade.validate_pair oss1 '{pairs: {oss1: {nodes: []}}}'
     """
-    findings = []
-    if not pair:
-        return ["no pair given: run salt-run state.orch orch.upgrade_pair pillar='{pair: <name>}'"]
-    if not isinstance(config, dict):
-        return ["pillar key lustre_upgrade is missing: see pillar.example/lustre_upgrade/"]
-    pairs = config.get("pairs")
-    if not isinstance(pairs, dict) or pair not in pairs:
-        known = ", ".join(sorted(pairs)) if isinstance(pairs, dict) else "none"
-        return [f"pillar key lustre_upgrade:pairs:{pair} is missing (pairs defined: {known})"]
-    prefix = f"lustre_upgrade:pairs:{pair}"
-    nodes = pairs[pair].get("nodes") if isinstance(pairs[pair], dict) else None
-    if not isinstance(nodes, list) or len(nodes) != 2:
-        return [f"pillar key {prefix}:nodes must list exactly the pair's two nodes"]
-    default_osd = pairs[pair].get("osd", config.get("osd"))
-    for index, node in enumerate(nodes):
-        where = f"{prefix}:nodes:{index}"
-        if not isinstance(node, dict):
-            findings.append(f"pillar key {where} must be a mapping with {', '.join(NODE_KEYS)}")
-            continue
-        findings += [
-            f"pillar key {where}:{key} is missing" for key in NODE_KEYS if not node.get(key)
-        ]
-        fqdn = node.get("fqdn") or ""
-        if fqdn and "." not in fqdn:
-            findings.append(f"pillar key {where}:fqdn ({fqdn}) is not a fully qualified name")
-        if (
-            fqdn != fqdn.lower()
-            or (node.get("old_name") or "") != (node.get("old_name") or "").lower()
-        ):
-            findings.append(f"pillar key {where}: node names must be lowercase for Pacemaker")
-        osd = node.get("osd", default_osd)
-        if osd not in OSD_FLAVOURS:
-            findings.append(
-                f"pillar key {where}:osd (or {prefix}:osd, lustre_upgrade:osd) is {osd!r}; "
-                f"expected one of {', '.join(OSD_FLAVOURS)}"
-            )
-    for key in ("minion", "old_name", "fqdn"):
-        values = [n.get(key) for n in nodes if isinstance(n, dict)]
-        if len(values) == 2 and values[0] and values[0] == values[1]:
-            findings.append(f"pillar key {prefix}:nodes: both nodes have {key} {values[0]!r}")
-    return findings
+    return pair_pillar.validate_pair(pair, config)
 
 
 def preflight(pair=None):
@@ -190,7 +173,7 @@ def backup_node(minion, kind="server", method=None, root=None, cib_file=None, ti
     elif method == "script":
         path = _backup_with_script(client, minion, kind, root, cib_file, timeout)
     else:
-        raise CommandExecutionError(f"unknown backup method {method!r}: use module or script")
+        raise SaltInvocationError(f"unknown backup method {method!r}: use module or script")
     return collect_backup(minion, path)
 
 
@@ -207,7 +190,7 @@ def _backup_with_script(client, minion, kind, root, cib_file, timeout):
         detail = ret.get("stderr", "").strip() if isinstance(ret, dict) else ret
         raise CommandExecutionError(f"backup script on {minion} failed: {detail}")
     path = ret["stdout"].strip().splitlines()[-1]
-    for name in (path, path + ".sha256"):
+    for name in (path, path + backup_format.SIDECAR_SUFFIX):
         pushed = client.cmd(minion, "cp.push", [name], timeout=timeout).get(minion)
         if pushed is not True:
             raise CommandExecutionError(
@@ -232,20 +215,21 @@ def collect_backup(minion, path):
         salt-run lustre_upgrade.collect_backup oss1-a /var/lib/lustre-upgrade/backups/bck-oss1-a-20260101-120000.tgz
     """
     pushed = os.path.join(__opts__["cachedir"], "minions", minion, "files", path.lstrip("/"))
-    if not os.path.isfile(pushed) or not os.path.isfile(pushed + ".sha256"):
+    sidecar = pushed + backup_format.SIDECAR_SUFFIX
+    if not os.path.isfile(pushed) or not os.path.isfile(sidecar):
         raise CommandExecutionError(
             f"backup {path} of {minion} (and its .sha256) is not on the master at {pushed}: "
             "check file_recv: True in the master config and the push on the node"
         )
     _restrict(os.path.join(__opts__["cachedir"], "minions", minion, "files"))
-    expected = _read_sidecar(pushed + ".sha256")
-    actual = _sha256(pushed)
+    expected = backup_format.read_sidecar(sidecar)
+    actual = fileio.sha256_file(pushed)
     if actual != expected:
         raise CommandExecutionError(
             f"backup {path} of {minion} arrived with sha256 {actual}, the node computed "
             f"{expected}: take a new backup"
         )
-    info = __salt__["salt.cmd"]("node_backup.verify", pushed)
+    info = backup_format.verify(pushed)
     if info["minion"] != minion:
         raise CommandExecutionError(
             f"backup {path} pushed by {minion} was taken on {info['minion']}: refused"
@@ -253,8 +237,8 @@ def collect_backup(minion, path):
     store = _backup_store(minion)
     kept = os.path.join(store, os.path.basename(pushed))
     os.replace(pushed, kept)
-    os.replace(pushed + ".sha256", kept + ".sha256")
-    for name in (kept, kept + ".sha256"):
+    os.replace(sidecar, kept + backup_format.SIDECAR_SUFFIX)
+    for name in (kept, kept + backup_format.SIDECAR_SUFFIX):
         os.chmod(name, 0o600)
     return {
         "minion": minion,
@@ -305,7 +289,9 @@ def deliver_backup(minion, backup=None, dest_dir=RESTORE_DIR):
         backup = available[-1]
     elif backup not in available:
         raise CommandExecutionError(f"{backup} is not a verified backup of {minion}")
-    if _sha256(backup) != _read_sidecar(backup + ".sha256"):
+    if fileio.sha256_file(backup) != backup_format.read_sidecar(
+        backup + backup_format.SIDECAR_SUFFIX
+    ):
         raise CommandExecutionError(f"{backup} no longer matches its checksum: it is damaged")
     pubkey = os.path.join(__opts__["pki_dir"], "minions", minion)
     if not os.path.isfile(pubkey):
@@ -315,8 +301,8 @@ def deliver_backup(minion, backup=None, dest_dir=RESTORE_DIR):
     dest = os.path.join(dest_dir, os.path.basename(backup) + ".sealed")
     with tempfile.TemporaryDirectory(prefix="lustre-upgrade-seal.") as work:
         sealed = os.path.join(work, "sealed")
-        __salt__["salt.cmd"]("node_backup.seal", backup, pubkey, sealed)
-        digest = _sha256(sealed)
+        backup_format.seal(backup, pubkey, sealed)
+        digest = fileio.sha256_file(sealed)
         _send_file(minion, sealed, dest)
     client = salt.client.get_local_client(__opts__["conf_file"])
     got = client.cmd(minion, "file.get_hash", [dest, "sha256"], timeout=60).get(minion)
@@ -361,16 +347,3 @@ def _restrict(top):
         os.chmod(dirpath, 0o700)
         for name in filenames:
             os.chmod(os.path.join(dirpath, name), 0o600)
-
-
-def _read_sidecar(path):
-    with open(path, encoding="ascii") as fh:
-        return fh.read().split()[0].lower()
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

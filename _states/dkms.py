@@ -2,7 +2,7 @@
 Checks on DKMS kernel modules (a check only: it never builds or installs a module).
 """
 
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "dkms"
 
@@ -40,7 +40,7 @@ def installed(name, modules, arch=None):
     wanted = ", ".join(modules) if isinstance(modules, (list, tuple)) else str(modules)
     try:
         found = __salt__["dkms.verify"](modules, kernel=name, arch=arch)
-    except CommandExecutionError as exc:
+    except (CommandExecutionError, SaltInvocationError) as exc:
         if __opts__["test"]:
             ret["result"] = None
             ret["comment"] = f"Cannot check DKMS modules {wanted} for {name} now: {exc}"

@@ -7,7 +7,7 @@ State: a persistent hostid exists before any ZFS pool can be imported.
       hostid.persistent: []
 """
 
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "hostid"
 
@@ -26,7 +26,7 @@ def persistent(name="/etc/hostid"):
     test = bool(__opts__.get("test"))
     try:
         outcome = __salt__["hostid.make_persistent"](path=name, test=test)
-    except CommandExecutionError as exc:
+    except (CommandExecutionError, SaltInvocationError) as exc:
         ret["result"] = False
         ret["comment"] = str(exc)
         return ret

@@ -2,7 +2,7 @@
 IML agent state on a Lustre server: target mount points and the manager's repository file.
 """
 
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "iml"
 
@@ -35,7 +35,7 @@ def target_mountpoints(name="/var/lib/chroma/targets", mode="0755"):
     ret = {"name": name, "result": False, "changes": {}, "comment": ""}
     try:
         states = __salt__["iml.mountpoints"](name)
-    except CommandExecutionError as exc:
+    except (CommandExecutionError, SaltInvocationError) as exc:
         ret["comment"] = str(exc)
         return ret
     if not states:
@@ -57,7 +57,7 @@ def target_mountpoints(name="/var/lib/chroma/targets", mode="0755"):
     if __opts__["test"]:
         try:
             predicted = __salt__["iml.make_mountpoints"](name, mode=mode, test=True)
-        except CommandExecutionError as exc:
+        except (CommandExecutionError, SaltInvocationError) as exc:
             ret["comment"] = str(exc)
             return ret
         ret["result"] = None
@@ -67,7 +67,7 @@ def target_mountpoints(name="/var/lib/chroma/targets", mode="0755"):
     try:
         __salt__["iml.make_mountpoints"](name, mode=mode)
         after = __salt__["iml.mountpoints"](name)
-    except CommandExecutionError as exc:
+    except (CommandExecutionError, SaltInvocationError) as exc:
         ret["comment"] = str(exc)
         return ret
     created = [m for m in missing if after.get(m) == "present"]
@@ -115,7 +115,7 @@ def agent_repo(
     kwargs = {"dest": name, "cert_dir": cert_dir, "port": port, "url": url}
     try:
         predicted = __salt__["iml.fetch_agent_repo"](manager, test=True, **kwargs)
-    except CommandExecutionError as exc:
+    except (CommandExecutionError, SaltInvocationError) as exc:
         ret["comment"] = str(exc)
         return ret
     if not predicted["changed"]:
@@ -130,7 +130,7 @@ def agent_repo(
     try:
         __salt__["iml.fetch_agent_repo"](manager, **kwargs)
         after = __salt__["iml.fetch_agent_repo"](manager, test=True, **kwargs)
-    except CommandExecutionError as exc:
+    except (CommandExecutionError, SaltInvocationError) as exc:
         ret["comment"] = str(exc)
         return ret
     ret["changes"] = {"diff": predicted["diff"]}

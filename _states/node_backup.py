@@ -8,7 +8,7 @@ State: this node's configuration is restored from its own backup.
         - name: /var/lib/lustre-upgrade/restore/bck-oss1-a-20260101-120000.tgz.sealed
 """
 
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "node_backup"
 
@@ -30,7 +30,7 @@ def restored(name, root="/"):
     test = bool(__opts__.get("test"))
     try:
         outcome = __salt__["node_backup.restore"](name, root=root, test=test)
-    except CommandExecutionError as exc:
+    except (CommandExecutionError, SaltInvocationError) as exc:
         ret["result"] = False
         ret["comment"] = str(exc)
         return ret

@@ -7,7 +7,7 @@ A real dkms cannot build Lustre here, so ``dkms`` on PATH is a script printing a
 import shutil
 
 import pytest
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from tests.support import SUITE_FIXTURES, real_fixture_params
 
@@ -133,3 +133,15 @@ def test_verify_defaults_to_the_running_kernel(modules, loaders, fake_dkms, path
     result = modules.dkms.verify(["lustre"])
     assert result["kernel"] == loaders.grains["kernelrelease"]
     assert result["ok"] is (loaders.grains["kernelrelease"] == K)
+
+
+@pytest.mark.parametrize("names", ["", " , ", []])
+def test_verify_without_a_module_name_is_a_bad_argument(modules, names):
+    with pytest.raises(SaltInvocationError, match="at least one module name"):
+        modules.dkms.verify(names, kernel=K)
+
+
+def test_installed_without_a_module_name_fails_and_says_so(states, testmode):
+    ret = states.dkms.installed(name=K, modules="", test=testmode)
+    assert ret.result is False or (testmode and ret.result is None)
+    assert "at least one module name" in ret.comment

@@ -20,7 +20,7 @@ import threading
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from _modules import iml
+from lustre_upgrade_lib import iml_repos
 from tests.support import REAL_FIXTURES
 
 REAL_TARGET_FILES = ("online-help/targets-MGS.json", "online-help/targets-demo-MDT0000.json")
@@ -465,7 +465,7 @@ def served(manager):
 
 def _repo_text(host):
     # The manager's own file, as iml.write_manager_repo_file writes it.
-    return iml.manager_repo_file(host)
+    return iml_repos.manager_repo_file(host)
 
 
 @pytest.fixture

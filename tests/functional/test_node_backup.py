@@ -8,7 +8,7 @@ import tarfile
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from tests.support import SERVER_FILES, make_tree, write_empty_cib
 
@@ -76,7 +76,7 @@ def test_a_server_backup_without_a_cib_fails(modules, node_root, tmp_path):
 
 
 def test_an_unknown_kind_is_refused_before_anything_is_written(modules, tmp_path):
-    with pytest.raises(CommandExecutionError, match="unknown backup kind 'client'"):
+    with pytest.raises(SaltInvocationError, match="unknown backup kind 'client'"):
         modules.node_backup.create("client", dest=str(tmp_path / "b"), push=False)
     assert not (tmp_path / "b").exists()
 

@@ -37,6 +37,8 @@ def restore_in_node(tmp_path, backup_path):
     (conf / "minion").write_text(
         f"id: functional\nroot_dir: {tmp_path / 'salt-root'}\nfile_client: local\n"
         f"module_dirs: [{REPO_ROOT / '_modules'}]\n"
+        # The library, as saltutil.sync_all places it (extmods/utils).
+        f"utils_dirs: [{REPO_ROOT / '_utils'}]\n"
     )
     env = {
         "LAYERS": str(tmp_path / "layers"),

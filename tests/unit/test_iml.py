@@ -1,11 +1,13 @@
 import configparser
+import inspect
 import json
 import textwrap
 
 import pytest
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from _modules import iml
+from lustre_upgrade_lib import iml_repos, iml_store
 from tests.support import REAL_FIXTURES, real_fixture_params
 
 RUNBOOK = REAL_FIXTURES.parent.parent / "reference" / "upgrade-runbook-ee24-el6-to-el7.md"
@@ -45,7 +47,7 @@ def test_a_real_target_file_parses_pretty_printed_and_single_line(path):
     text = path.read_text()
     single_line = json.dumps(json.loads(text), separators=(",", ":"))
     for variant in (text, single_line):
-        target, problems = iml._parse_target(variant, "/var/lib/chroma/targets/x")
+        target, problems = iml_store.parse_target(variant, "/var/lib/chroma/targets/x")
         assert problems == []
         assert target == {"file": "/var/lib/chroma/targets/x", **expected}
 
@@ -69,7 +71,7 @@ def test_a_real_target_file_parses_pretty_printed_and_single_line(path):
     ],
 )
 def test_a_bad_target_file_is_a_problem_naming_the_file_and_the_key(text, says):
-    target, problems = iml._parse_target(text, "/store/abc")
+    target, problems = iml_store.parse_target(text, "/store/abc")
     assert target is None
     assert len(problems) == 1
     assert problems[0].startswith("/store/abc: ")
@@ -77,7 +79,7 @@ def test_a_bad_target_file_is_a_problem_naming_the_file_and_the_key(text, says):
 
 
 def test_a_mount_point_path_is_normalised():
-    target, _ = iml._parse_target('{"mntpt": "/mnt//ost0/"}', "f")
+    target, _ = iml_store.parse_target('{"mntpt": "/mnt//ost0/"}', "f")
     assert target["mntpt"] == "/mnt/ost0"
 
 
@@ -86,7 +88,7 @@ def test_a_target_store_is_read_in_name_order_skipping_dot_files_and_directories
     (tmp_path / "a").write_text('{"mntpt": "/mnt/a", "target_name": "A"}')
     (tmp_path / ".a.tmp").write_text("half-written")
     (tmp_path / "sub").mkdir()
-    assert [t["target_name"] for t in iml.targets(str(tmp_path))] == ["A", "B"]
+    assert [t["target_name"] for t in iml_store.read_store(str(tmp_path))] == ["A", "B"]
 
 
 def test_every_bad_file_of_a_store_is_named_in_one_error(tmp_path):
@@ -96,7 +98,7 @@ def test_every_bad_file_of_a_store_is_named_in_one_error(tmp_path):
     (tmp_path / "relative").write_text('{"mntpt": "mnt/x"}')
     (tmp_path / "binary").write_bytes(b"\xff\xfe")
     with pytest.raises(CommandExecutionError) as err:
-        iml.targets(str(tmp_path))
+        iml_store.read_store(str(tmp_path))
     message = str(err.value)
     assert "4 invalid file(s)" in message
     assert "nothing was changed" in message
@@ -112,7 +114,7 @@ def test_every_bad_file_of_a_store_is_named_in_one_error(tmp_path):
 
 def test_a_missing_target_store_says_to_restore_it(tmp_path):
     with pytest.raises(CommandExecutionError, match="does not exist: restore /var/lib/chroma"):
-        iml.targets(str(tmp_path / "targets"))
+        iml_store.read_store(str(tmp_path / "targets"))
 
 
 @pytest.mark.parametrize(
@@ -120,13 +122,13 @@ def test_a_missing_target_store_says_to_restore_it(tmp_path):
     [("0755", 0o755), ("755", 0o755), ("0o750", 0o750), (755, 0o755), (644, 0o644), (700, 0o700)],
 )
 def test_modes_are_read_as_octal_whatever_yaml_made_of_them(mode, expected):
-    assert iml._mode(mode) == expected
+    assert iml_store.parse_mode(mode) == expected
 
 
 @pytest.mark.parametrize("mode", ["rwxr-xr-x", 493, "17777", "-1"])
 def test_a_mode_that_is_not_octal_is_an_error(mode):
-    with pytest.raises(CommandExecutionError, match="not an octal file mode"):
-        iml._mode(mode)
+    with pytest.raises(SaltInvocationError, match="not an octal file mode"):
+        iml_store.parse_mode(mode)
 
 
 # --- manager repository file ------------------------------------------------------------
@@ -135,13 +137,13 @@ def test_a_mode_that_is_not_octal_is_an_error(mode):
 @pytest.mark.skipif(not RUNBOOK.exists(), reason=f"runbook not present at {RUNBOOK}")
 @pytest.mark.parametrize("hostname", ["mgr.lfs.intl", "ct7-mgs.example.com"])
 def test_the_manager_repo_file_is_byte_for_byte_the_runbook_scripts_output(hostname):
-    assert iml.manager_repo_file(hostname) == runbook_repo_script_output(hostname)
+    assert iml_repos.manager_repo_file(hostname) == runbook_repo_script_output(hostname)
 
 
 def test_the_manager_repo_file_parses_back_with_every_repository_and_its_certificates():
     parser = configparser.ConfigParser(interpolation=None)
-    parser.read_string(iml.manager_repo_file("mgr.lfs.intl"))
-    assert parser.sections() == list(iml.DEFAULT_REPOS)
+    parser.read_string(iml_repos.manager_repo_file("mgr.lfs.intl"))
+    assert parser.sections() == list(iml_repos.DEFAULT_REPOS)
     assert parser["iml-agent"]["name"] == "Intel Manager for Lustre Agent"
     assert parser["iml-agent"]["baseurl"] == "https://mgr.lfs.intl/repo/iml-agent/7"
     for repo in ("lustre-server", "lustre-client", "e2fsprogs-wc"):
@@ -162,7 +164,7 @@ def test_the_manager_repo_file_parses_back_with_every_repository_and_its_certifi
 
 
 def test_the_manager_repo_file_takes_other_repositories_and_a_certificate_directory():
-    text = iml.manager_repo_file("mgr", repos="lustre-server,zfs", cert_dir="/etc/iml")
+    text = iml_repos.manager_repo_file("mgr", repos="lustre-server,zfs", cert_dir="/etc/iml")
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(text)
     assert parser.sections() == ["lustre-server", "zfs"]
@@ -172,14 +174,24 @@ def test_the_manager_repo_file_takes_other_repositories_and_a_certificate_direct
 
 @pytest.mark.parametrize("hostname", ["", None, "mgr lfs", "https://mgr", "mgr/repo"])
 def test_a_bad_manager_host_name_is_refused(hostname):
-    with pytest.raises(CommandExecutionError, match="not a host name"):
-        iml.manager_repo_file(hostname)
+    with pytest.raises(SaltInvocationError, match="not a host name"):
+        iml_repos.manager_repo_file(hostname)
 
 
-@pytest.mark.parametrize("repos", [[], ["bad id"], ["a]b"]])
-def test_bad_repository_ids_are_refused(repos):
-    with pytest.raises(CommandExecutionError):
-        iml.manager_repo_file("mgr", repos=repos)
+@pytest.mark.parametrize(
+    ("repos", "says"),
+    [
+        ([], "needs at least one repository id"),
+        ("", "needs at least one repository id"),
+        ([" ", ""], "needs at least one repository id"),
+        (["bad id"], "'bad id' is not a yum repository id"),
+        (["a]b"], "'a]b' is not a yum repository id"),
+        ("lustre-server,x/y", "'x/y' is not a yum repository id"),
+    ],
+)
+def test_bad_repository_ids_are_refused(repos, says):
+    with pytest.raises(SaltInvocationError, match=says):
+        iml_repos.manager_repo_file("mgr", repos=repos)
 
 
 # --- mirrors ----------------------------------------------------------------------------
@@ -212,7 +224,7 @@ def test_bad_repository_ids_are_refused(repos):
     ],
 )  # fmt: skip
 def test_reposync_command_lines_follow_the_runbook_for_each_flavour(flavour, newest, expected):
-    argv = iml.reposync_argv(
+    argv = iml_repos.reposync_argv(
         flavour,
         "/tmp/lustre-repo.conf",
         ["lustre-server", "e2fsprogs-wc"],
@@ -223,8 +235,8 @@ def test_reposync_command_lines_follow_the_runbook_for_each_flavour(flavour, new
 
 
 def test_an_unknown_reposync_flavour_is_refused():
-    with pytest.raises(CommandExecutionError, match="dnf or yum"):
-        iml.reposync_argv("apt", "c", ["r"], "d")
+    with pytest.raises(SaltInvocationError, match="dnf or yum"):
+        iml_repos.reposync_argv("apt", "c", ["r"], "d")
 
 
 @pytest.mark.parametrize(
@@ -235,12 +247,12 @@ def test_an_unknown_reposync_flavour_is_refused():
     ],
 )
 def test_createrepo_command_lines(tool, update, expected):
-    assert iml.createrepo_argv(tool, "/d/lustre-server", update=update) == expected
+    assert iml_repos.createrepo_argv(tool, "/d/lustre-server", update=update) == expected
 
 
 def test_createrepo_refuses_other_tools():
-    with pytest.raises(CommandExecutionError):
-        iml.createrepo_argv("/bin/rm", "/d")
+    with pytest.raises(SaltInvocationError, match="not createrepo"):
+        iml_repos.createrepo_argv("/bin/rm", "/d")
 
 
 # --- agent repository file --------------------------------------------------------------
@@ -255,15 +267,59 @@ def test_createrepo_refuses_other_tools():
     ],
 )
 def test_the_agent_repo_url_names_the_manager_and_port(manager, port, expected):
-    assert iml.agent_repo_url(manager, port) == expected
+    assert iml_repos.agent_repo_url(manager, port) == expected
 
 
 def test_a_fetched_repository_file_must_hold_a_repository():
-    assert iml._check_repo_text(iml.manager_repo_file("m").encode(), "u") == list(iml.DEFAULT_REPOS)
+    assert iml_repos.check_repo_text(iml_repos.manager_repo_file("m").encode(), "u") == list(
+        iml_repos.DEFAULT_REPOS
+    )
     with pytest.raises(CommandExecutionError, match="not a yum repository file"):
-        iml._check_repo_text(b"<html><body>Login</body></html>", "u")
+        iml_repos.check_repo_text(b"<html><body>Login</body></html>", "u")
     with pytest.raises(CommandExecutionError, match="no repository with a baseurl"):
-        iml._check_repo_text(b"[main]\nenabled=1\n", "u")
+        iml_repos.check_repo_text(b"[main]\nenabled=1\n", "u")
+
+
+def test_the_client_files_are_the_ca_the_certificate_and_the_key():
+    assert iml_repos.client_files("/var/lib/chroma") == [
+        "/var/lib/chroma/authority.crt",
+        "/var/lib/chroma/self.crt",
+        "/var/lib/chroma/private.pem",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (b"same\n", b"same\n", ""),
+        (None, b"[a]\n", "--- /dev/null\n+++ /x.repo\n@@ -0,0 +1 @@\n+[a]\n"),
+        (b"[a]\n", b"[b]\n", "--- /x.repo\n+++ /x.repo\n@@ -1 +1 @@\n-[a]\n+[b]\n"),
+    ],
+)
+def test_a_file_diff_shows_what_a_write_changes(old, new, expected):
+    assert iml_repos.file_diff(old, new, "/x.repo") == expected
+
+
+def test_the_mountpoint_plan_creates_the_missing_and_refuses_files_in_the_way():
+    states = {"/mnt/b": "missing", "/mnt/a": "missing", "/mnt/c": "present"}
+    assert iml_store.mountpoint_plan(states) == {
+        "created": ["/mnt/a", "/mnt/b"],
+        "present": ["/mnt/c"],
+    }
+    with pytest.raises(CommandExecutionError, match="not directories: /mnt/d; move them away"):
+        iml_store.mountpoint_plan({**states, "/mnt/d": "not-a-directory"})
+
+
+def test_path_states(tmp_path):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("x")
+    assert iml_store.path_state(str(tmp_path / "dir")) == "present"
+    assert iml_store.path_state(str(tmp_path / "none")) == "missing"
+    assert iml_store.path_state(str(tmp_path / "file")) == "not-a-directory"
+    assert iml_store.path_state(str(tmp_path / "file" / "below")) == "not-a-directory"
+
+
+# --- the module over the library ----------------------------------------------------------
 
 
 def test_missing_certificate_files_are_named_with_the_restore_step(tmp_path):
@@ -276,10 +332,31 @@ def test_missing_certificate_files_are_named_with_the_restore_step(tmp_path):
     assert "cp -a $HOME/bck-" in message
 
 
-def test_an_atomic_write_replaces_the_file_and_leaves_no_temporary_file(tmp_path):
+@pytest.mark.parametrize(
+    ("function", "library_default"),
+    [
+        (iml.targets, iml_store.TARGETS_DIR),
+        (iml.mountpoints, iml_store.TARGETS_DIR),
+        (iml.make_mountpoints, iml_store.TARGETS_DIR),
+        (iml.manager_repo_file, iml_repos.DEFAULT_REPOS),
+        (iml.write_manager_repo_file, iml_repos.MANAGER_REPO_PATH),
+        (iml.mirror_repos, iml_repos.MIRRORED_REPOS),
+        (iml.fetch_agent_repo, iml_repos.AGENT_REPO_PATH),
+    ],
+)
+def test_the_modules_defaults_are_the_librarys(function, library_default):
+    defaults = [p.default for p in inspect.signature(function).parameters.values()]
+    assert library_default in defaults
+
+
+def test_the_module_writes_a_file_once_atomically_and_diffs_it(tmp_path):
     target = tmp_path / "Manager-for-Lustre.repo"
-    target.write_text("old")
-    iml._atomic_write(str(target), b"new")
-    assert target.read_bytes() == b"new"
+    target.write_text("old\n")
+    predicted = iml._install_file(str(target), b"new\n", test=True)
+    assert predicted["changed"] is True and "-old\n+new\n" in predicted["diff"]
+    assert target.read_text() == "old\n"
+    assert iml._install_file(str(target), b"new\n", test=False)["changed"] is True
+    assert target.read_bytes() == b"new\n"
     assert oct(target.stat().st_mode & 0o777) == oct(0o644)
     assert [p.name for p in tmp_path.iterdir()] == ["Manager-for-Lustre.repo"]
+    assert iml._install_file(str(target), b"new\n", test=False)["changed"] is False

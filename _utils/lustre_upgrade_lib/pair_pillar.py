@@ -1,0 +1,62 @@
+"""
+The ``lustre_upgrade`` pillar of one HA pair: what makes it unusable, and each node's OSD
+flavour.
+
+Validation returns findings (sentences, each naming the pillar key to fix) instead of
+raising at the first one, so the preflight report lists them all.
+"""
+
+OSD_FLAVOURS = ("ldiskfs", "zfs", "ldiskfs-zfs")
+NODE_KEYS = ("minion", "old_name", "fqdn")
+
+
+def node_osd(config, pair, node):
+    """The OSD flavour of ``node``: its own ``osd``, else the pair's, else the default."""
+    pair_config = (config.get("pairs") or {}).get(pair) or {}
+    return node.get("osd", pair_config.get("osd", config.get("osd")))
+
+
+def validate_pair(pair, config):
+    """
+    The findings (strings, each naming a pillar key) that make ``pair`` unusable; empty
+    when the pair can be upgraded. ``config`` is the ``lustre_upgrade`` pillar dictionary.
+    """
+    if not pair:
+        return ["no pair given: run salt-run state.orch orch.upgrade_pair pillar='{pair: <name>}'"]
+    if not isinstance(config, dict):
+        return ["pillar key lustre_upgrade is missing: see pillar.example/lustre_upgrade/"]
+    pairs = config.get("pairs")
+    if not isinstance(pairs, dict) or pair not in pairs:
+        known = ", ".join(sorted(pairs)) if isinstance(pairs, dict) else "none"
+        return [f"pillar key lustre_upgrade:pairs:{pair} is missing (pairs defined: {known})"]
+    prefix = f"lustre_upgrade:pairs:{pair}"
+    nodes = pairs[pair].get("nodes") if isinstance(pairs[pair], dict) else None
+    if not isinstance(nodes, list) or len(nodes) != 2:
+        return [f"pillar key {prefix}:nodes must list exactly the pair's two nodes"]
+    findings = []
+    for index, node in enumerate(nodes):
+        findings += _node_findings(config, pair, f"{prefix}:nodes:{index}", node)
+    for key in NODE_KEYS:
+        values = [n.get(key) for n in nodes if isinstance(n, dict)]
+        if len(values) == 2 and values[0] and values[0] == values[1]:
+            findings.append(f"pillar key {prefix}:nodes: both nodes have {key} {values[0]!r}")
+    return findings
+
+
+def _node_findings(config, pair, where, node):
+    if not isinstance(node, dict):
+        return [f"pillar key {where} must be a mapping with {', '.join(NODE_KEYS)}"]
+    findings = [f"pillar key {where}:{key} is missing" for key in NODE_KEYS if not node.get(key)]
+    fqdn = node.get("fqdn") or ""
+    old_name = node.get("old_name") or ""
+    if fqdn and "." not in fqdn:
+        findings.append(f"pillar key {where}:fqdn ({fqdn}) is not a fully qualified name")
+    if fqdn != fqdn.lower() or old_name != old_name.lower():
+        findings.append(f"pillar key {where}: node names must be lowercase for Pacemaker")
+    osd = node_osd(config, pair, node)
+    if osd not in OSD_FLAVOURS:
+        findings.append(
+            f"pillar key {where}:osd (or lustre_upgrade:pairs:{pair}:osd, lustre_upgrade:osd) "
+            f"is {osd!r}; expected one of {', '.join(OSD_FLAVOURS)}"
+        )
+    return findings
