@@ -41,21 +41,35 @@ import shutil
 import tempfile
 
 import salt.utils.data
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+try:
+    import lustre_upgrade_lib
+    from lustre_upgrade_lib import cib, cib_restore, cli_args, pcs_dialects
+    from lustre_upgrade_lib import corosync_conf as corosync_conf_lib
+except ImportError as exc:
+    if (exc.name or "").startswith("lxml"):
+        _MISSING = f"{exc}: install python3-lxml (EL7: python36-lxml) or pip install lxml"
+    else:
+        _MISSING = f"{exc}: sync _utils/ with saltutil.sync_all, or pip install the extension"
+else:
+    _MISSING = None
 
 __virtualname__ = "pacemaker"
 
-TARGET_AGENT = "ocf:chroma:Target"
-MASK = "********"
 HACLUSTER_PILLAR = "lustre_upgrade:secrets:hacluster_password"
 LIVE_COROSYNC_CONF = "/etc/corosync/corosync.conf"
-_TEMPORARY = ("cli-ban-", "cli-prefer-", "cli-standby-", "pcs-relocate-")
+# What the execution module raises: a bad argument or a failed command.
+_ERRORS = (CommandExecutionError, SaltInvocationError)
 
 
 def __virtual__():
-    if "pacemaker.read_cib" in __salt__:
-        return __virtualname__
-    return (False, "the pacemaker execution module of this extension is not loaded")
+    if _MISSING:
+        return (False, f"the pacemaker states need the library lustre_upgrade_lib: {_MISSING}")
+    if "pacemaker.read_cib" not in __salt__:
+        return (False, "the pacemaker execution module of this extension is not loaded")
+    lustre_upgrade_lib.reload_changed()
+    return __virtualname__
 
 
 # --------------------------------------------------------------------------- helpers
@@ -71,54 +85,22 @@ def _testing():
 
 def _failed(ret, message):
     ret["result"] = False
-    ret["comment"] = str(message)
+    return _done(ret, str(message))
+
+
+def _done(ret, comment):
+    ret["comment"] = comment
     return ret
 
 
-def _is_secret(name):
-    lowered = str(name).lower()
-    return "password" in lowered or "passwd" in lowered
-
-
-def _shown(name, value):
-    return MASK if _is_secret(name) and value is not None else value
-
-
-def _cib_value(value):
-    """A CIB attribute value as the CIB writes it (YAML ``true`` is the CIB's ``true``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def _would(ret, changes, comment):
+    """The return of test=True: what would change; nothing changed."""
+    ret.update(result=None, changes=changes, comment=comment)
+    return ret
 
 
 def _where(cib_file):
     return f"CIB file {cib_file}" if cib_file else "the live CIB"
-
-
-def _is_on(value):
-    return str(value or "").strip().lower() in ("on", "true", "yes", "1", "y")
-
-
-def _role_stopped(record):
-    meta = record.get("meta") or {}
-    role = meta.get("target-role", meta.get("target_role", "Started"))
-    return str(role).strip().lower() == "stopped"
-
-
-def _agent(record):
-    return ":".join(p for p in (record["class"], record["provider"], record["type"]) if p)
-
-
-def _targets(cib):
-    return sorted(r["id"] for r in cib["resources"] if _agent(r) == TARGET_AGENT)
-
-
-def _names(value):
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    return list(value)
 
 
 def _nvpairs_state(name, wanted, cib_file, key, setter, what, shown_by):
@@ -126,33 +108,23 @@ def _nvpairs_state(name, wanted, cib_file, key, setter, what, shown_by):
     ret = _ret(name)
     if not isinstance(wanted, dict) or not wanted:
         return _failed(ret, f"give {what} as a mapping of name: value (e.g. in the SLS)")
-    want = {str(k): _cib_value(v) for k, v in wanted.items()}
+    want = {str(k): cli_args.cib_value(v) for k, v in wanted.items()}
     try:
         current = __salt__["pacemaker.read_cib"](cib_file)[key]
-    except CommandExecutionError as exc:
+    except _ERRORS as exc:
         return _failed(ret, exc)
     todo = {k: v for k, v in want.items() if current.get(k) != v}
     if not todo:
-        ret["comment"] = f"{what.capitalize()} already set in {_where(cib_file)}"
-        return ret
-    predicted = {
-        k: {"old": _shown(k, current.get(k)), "new": _shown(k, v)} for k, v in todo.items()
-    }
+        return _done(ret, f"{what.capitalize()} already set in {_where(cib_file)}")
+    predicted = cib.value_changes(current, todo, todo)
     if _testing():
-        ret["result"] = None
-        ret["changes"] = predicted
-        ret["comment"] = f"{len(todo)} {what} would be set in {_where(cib_file)}"
-        return ret
+        return _would(ret, predicted, f"{len(todo)} {what} would be set in {_where(cib_file)}")
     try:
         __salt__[setter](todo, cib_file=cib_file)
         after = __salt__["pacemaker.read_cib"](cib_file)[key]
-    except CommandExecutionError as exc:
+    except _ERRORS as exc:
         return _failed(ret, exc)
-    ret["changes"] = {
-        k: {"old": _shown(k, current.get(k)), "new": _shown(k, after.get(k))}
-        for k in todo
-        if after.get(k) != current.get(k)
-    }
+    ret["changes"] = cib.value_changes(current, after, todo)
     wrong = sorted(k for k, v in todo.items() if after.get(k) != v)
     if wrong:
         return _failed(
@@ -161,8 +133,7 @@ def _nvpairs_state(name, wanted, cib_file, key, setter, what, shown_by):
             f"earlier set of {what} may hold them too; look at `{shown_by}` and remove the "
             "duplicates",
         )
-    ret["comment"] = f"{len(todo)} {what} set in {_where(cib_file)}"
-    return ret
+    return _done(ret, f"{len(todo)} {what} set in {_where(cib_file)}")
 
 
 # --------------------------------------------------------------------------- CIB settings
@@ -230,47 +201,6 @@ def resource_defaults(name, defaults, cib_file=None):
 # --------------------------------------------------------------------------- restore
 
 
-def _cib_changes(before, after, property_names, default_names):
-    """What differs from ``before`` to ``after`` (``read_cib`` data) for a restore."""
-    changes = {}
-    for key, label in (
-        ("resources", "resources_added"),
-        ("stonith", "stonith_added"),
-        ("locations", "constraints_added"),
-    ):
-        added = sorted({r["id"] for r in after[key]} - {r["id"] for r in before[key]})
-        if added:
-            changes[label] = added
-    for key, names in (("properties", property_names), ("rsc_defaults", default_names)):
-        diff = {
-            n: {"old": before[key].get(n), "new": after[key].get(n)}
-            for n in sorted(names)
-            if before[key].get(n) != after[key].get(n)
-        }
-        if diff:
-            changes[key] = diff
-    return changes
-
-
-def _running_targets(cib, ids):
-    """Targets of ``ids`` that are enabled or active anywhere: not safely stopped."""
-    by_id = {r["id"]: r for r in cib["resources"]}
-    return sorted(
-        ident
-        for ident in ids
-        if ident in by_id and (not _role_stopped(by_id[ident]) or cib["placement"].get(ident))
-    )
-
-
-def _restore_invariant(cib, created):
-    """Safety invariant 3 on a CIB: each created target disabled, maintenance-mode true."""
-    by_id = {r["id"]: r for r in cib["resources"]}
-    problems = [f"{i} is not target-role=Stopped" for i in created if not _role_stopped(by_id[i])]
-    if not _is_on(cib["properties"].get("maintenance-mode")):
-        problems.append("maintenance-mode is not true")
-    return problems
-
-
 def cib_restored(name, node_map, cib_file=None, agents=None):
     """
     The targets, ``st-fencing`` and location constraints of an old cluster's CIB backup
@@ -333,15 +263,9 @@ def cib_restored(name, node_map, cib_file=None, agents=None):
 
         try:
             before, summary = build()
-        except CommandExecutionError as exc:
+        except _ERRORS as exc:
             return _failed(ret, exc)
-        notes = list(summary["warnings"])
-        if summary["dropped_constraints"]:
-            notes.append(
-                "not restored (moves/bans of the old cluster): "
-                + ", ".join(d["id"] for d in summary["dropped_constraints"])
-            )
-        note = f"; {'; '.join(notes)}" if notes else ""
+        note = cib_restore.summary_note(summary)
         created = summary["resources"]
         if not (created or summary["stonith"] or summary["constraints"]):
             ret["comment"] = (
@@ -349,10 +273,9 @@ def cib_restored(name, node_map, cib_file=None, agents=None):
                 f"constraints of {name}{note}"
             )
             return ret
-        kept_targets = [i for i in summary["kept"] if i in set(_targets(before))]
-        live = _running_targets(before, kept_targets)
-        if live and not _is_on(before["properties"].get("maintenance-mode")):
-            missing = created + summary["stonith"] + [c["id"] for c in summary["constraints"]]
+        live = cib_restore.blocking_targets(before, summary)
+        if live:
+            missing = cib_restore.missing_after(summary)
             return _failed(
                 ret,
                 f"{_where(cib_file)} has target(s) {', '.join(live)} enabled or running while "
@@ -367,9 +290,9 @@ def cib_restored(name, node_map, cib_file=None, agents=None):
         try:
             patch = __salt__["pacemaker.diff_cib"](current, built)
             planned = __salt__["pacemaker.read_cib"](built)
-        except CommandExecutionError as exc:
+        except _ERRORS as exc:
             return _failed(ret, exc)
-        problems = _restore_invariant(planned, created)
+        problems = cib_restore.invariant_problems(planned, created)
         if not patch:
             problems.append("crm_diff found no difference to push")
         if problems:
@@ -379,35 +302,32 @@ def cib_restored(name, node_map, cib_file=None, agents=None):
                 " nothing was pushed. Report this with the backup file",
             )
         names = (summary["properties"], summary["rsc_defaults"])
-        predicted = _cib_changes(before, planned, *names)
+        what = (
+            f"{len(created)} target(s) (disabled), {len(summary['constraints'])} location "
+            f"constraint(s) and maintenance-mode=true into {_where(cib_file)} from {name}"
+        )
         if _testing():
-            ret["result"] = None
-            ret["changes"] = predicted
-            ret["comment"] = (
-                f"one patch would restore {len(created)} target(s) (disabled), "
-                f"{len(summary['constraints'])} location constraint(s) and "
-                f"maintenance-mode=true into {_where(cib_file)} from {name}{note}"
-            )
-            return ret
+            predicted = cib_restore.restore_changes(before, planned, *names)
+            return _would(ret, predicted, f"one patch would restore {what}{note}")
         patch_file = os.path.join(workdir, "restore.patch")
         with open(patch_file, "w", encoding="utf-8") as fh:
             fh.write(patch)
         try:
             __salt__["pacemaker.patch_cib"](patch_file, cib_file=cib_file)
             after = __salt__["pacemaker.read_cib"](cib_file)
-        except CommandExecutionError as exc:
+        except _ERRORS as exc:
             return _failed(
                 ret,
                 f"{exc}. cibadmin applies a patch whole or not at all: run the state again "
                 "once the cause is fixed",
             )
-        ret["changes"] = _cib_changes(before, after, *names)
-        problems = _restore_invariant(after, created)
+        ret["changes"] = cib_restore.restore_changes(before, after, *names)
+        problems = cib_restore.invariant_problems(after, created)
         try:
             _, again = build()
-        except CommandExecutionError as exc:
+        except _ERRORS as exc:
             return _failed(ret, exc)
-        missing = again["resources"] + again["stonith"] + [c["id"] for c in again["constraints"]]
+        missing = cib_restore.missing_after(again)
         if problems or missing:
             return _failed(
                 ret,
@@ -415,12 +335,7 @@ def cib_restored(name, node_map, cib_file=None, agents=None):
                 f"{'; '.join(problems + [f'still missing: {m}' for m in missing])}. Keep the "
                 "old cluster running, inspect `pcs config` and run the state again",
             )
-        ret["comment"] = (
-            f"restored {len(created)} target(s) (disabled), {len(summary['constraints'])} "
-            f"location constraint(s) and maintenance-mode=true into {_where(cib_file)} from "
-            f"{name} in one patch{note}"
-        )
-        return ret
+        return _done(ret, f"restored {what} in one patch{note}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -442,45 +357,31 @@ def fencing_attributes_restored(name, node_map, cib_file=None):
     ret = _ret(name)
     try:
         pending = __salt__["pacemaker.pending_fencing_attributes"](name, node_map, cib_file)
-    except CommandExecutionError as exc:
+    except _ERRORS as exc:
         return _failed(ret, exc)
     if not pending:
-        ret["comment"] = f"{_where(cib_file)} holds every fencing attribute of {name}"
-        return ret
+        return _done(ret, f"{_where(cib_file)} holds every fencing attribute of {name}")
     predicted = {entry["node"]: {"set": entry["attributes"]} for entry in pending}
     count = sum(len(entry["attributes"]) for entry in pending)
     if _testing():
-        ret["result"] = None
-        ret["changes"] = predicted
-        ret["comment"] = f"{count} fencing attribute(s) from {name} would be set (agents last)"
-        return ret
+        return _would(
+            ret, predicted, f"{count} fencing attribute(s) from {name} would be set (agents last)"
+        )
     try:
         __salt__["pacemaker.apply_fencing_attributes"](
             name, node_map, cib_file=cib_file, pending_only=True
         )
         left = __salt__["pacemaker.pending_fencing_attributes"](name, node_map, cib_file)
-    except CommandExecutionError as exc:
+    except _ERRORS as exc:
         return _failed(ret, exc)
     ret["changes"] = predicted
     if left:
         still = ", ".join(f"{e['node']}: {', '.join(e['attributes'])}" for e in left)
         return _failed(ret, f"fencing attributes still differ after setting them: {still}")
-    ret["comment"] = f"{count} fencing attribute(s) from {name} set (agents last)"
-    return ret
+    return _done(ret, f"{count} fencing attribute(s) from {name} set (agents last)")
 
 
 # --------------------------------------------------------------------------- nodes
-
-
-def _node(cib, name):
-    for node in cib["nodes"]:
-        if node["uname"] == name:
-            return node
-    known = ", ".join(sorted(n["uname"] or n["id"] for n in cib["nodes"])) or "none"
-    raise CommandExecutionError(
-        f"node {name} is not in the CIB's nodes section (nodes: {known}); use the node's "
-        "name in the new cluster (its FQDN) or start the cluster on it first"
-    )
 
 
 def _busy_on(node):
@@ -506,11 +407,9 @@ def node_standby(name, wait=True, timeout=300, cib_file=None):
     ret = _ret(name)
     live_wait = bool(wait) and not cib_file
     try:
-        was = _is_on(
-            _node(__salt__["pacemaker.read_cib"](cib_file), name)["attributes"].get("standby")
-        )
+        was = cib.in_standby(cib.node_record(__salt__["pacemaker.read_cib"](cib_file), name))
         busy = _busy_on(name) if live_wait and was else []
-    except CommandExecutionError as exc:
+    except _ERRORS as exc:
         return _failed(ret, exc)
     if was and not busy:
         ret["comment"] = f"{name} is in standby in {_where(cib_file)}" + (
@@ -518,31 +417,28 @@ def node_standby(name, wait=True, timeout=300, cib_file=None):
         )
         return ret
     if _testing():
-        ret["result"] = None
-        if not was:
-            ret["changes"] = {"standby": {"old": False, "new": True}}
-            ret["comment"] = f"{name} would be put in standby" + (
+        if was:
+            comment = f"{name} is in standby; would wait up to {timeout}s until it no longer "
+            comment += f"runs {', '.join(busy)}"
+        else:
+            waits = (
                 f" and waited for (up to {timeout}s) until it runs no resource" if live_wait else ""
             )
-        else:
-            ret["comment"] = (
-                f"{name} is in standby; would wait up to {timeout}s until it no longer runs "
-                f"{', '.join(busy)}"
-            )
-        return ret
+            comment = f"{name} would be put in standby{waits}"
+        return _would(ret, {} if was else {"standby": {"old": False, "new": True}}, comment)
     try:
         if not was:
             __salt__["pacemaker.standby"](name, wait=False, cib_file=cib_file)
-            now = _node(__salt__["pacemaker.read_cib"](cib_file), name)["attributes"]
-            if not _is_on(now.get("standby")):
+            now = cib.node_record(__salt__["pacemaker.read_cib"](cib_file), name)
+            if not cib.in_standby(now):
                 return _failed(ret, f"{name} is not in standby after `pcs node standby`")
             ret["changes"] = {"standby": {"old": False, "new": True}}
-    except CommandExecutionError as exc:
+    except _ERRORS as exc:
         return _failed(ret, exc)
     if live_wait:
         try:
             __salt__["pacemaker.wait_until_node_empty"](name, timeout=timeout)
-        except CommandExecutionError as exc:
+        except _ERRORS as exc:
             return _failed(
                 ret,
                 f"{name} is in standby but still runs resources: {exc}. Check `pcs status` "
@@ -570,28 +466,23 @@ def node_online(name, cib_file=None):
     """
     ret = _ret(name)
     try:
-        node = _node(__salt__["pacemaker.read_cib"](cib_file), name)
-    except CommandExecutionError as exc:
+        node = cib.node_record(__salt__["pacemaker.read_cib"](cib_file), name)
+    except _ERRORS as exc:
         return _failed(ret, exc)
-    if not _is_on(node["attributes"].get("standby")):
-        ret["comment"] = f"{name} is not in standby in {_where(cib_file)}"
-        return ret
+    if not cib.in_standby(node):
+        return _done(ret, f"{name} is not in standby in {_where(cib_file)}")
     change = {"standby": {"old": True, "new": False}}
     if _testing():
-        ret["result"] = None
-        ret["changes"] = change
-        ret["comment"] = f"{name} would be taken out of standby"
-        return ret
+        return _would(ret, change, f"{name} would be taken out of standby")
     try:
         __salt__["pacemaker.unstandby"](name, cib_file=cib_file)
-        now = _node(__salt__["pacemaker.read_cib"](cib_file), name)["attributes"]
-    except CommandExecutionError as exc:
+        now = cib.node_record(__salt__["pacemaker.read_cib"](cib_file), name)
+    except _ERRORS as exc:
         return _failed(ret, exc)
-    if _is_on(now.get("standby")):
+    if cib.in_standby(now):
         return _failed(ret, f"{name} is still in standby after `pcs node unstandby`")
     ret["changes"] = change
-    ret["comment"] = f"{name} taken out of standby in {_where(cib_file)}"
-    return ret
+    return _done(ret, f"{name} taken out of standby in {_where(cib_file)}")
 
 
 # --------------------------------------------------------------------------- resources
@@ -601,43 +492,36 @@ def _resources_state(name, resources, cib_file, enable):
     ret = _ret(name)
     verb, past = ("enable", "enabled") if enable else ("disable", "disabled")
     try:
-        cib = __salt__["pacemaker.read_cib"](cib_file)
-    except CommandExecutionError as exc:
+        current = __salt__["pacemaker.read_cib"](cib_file)
+    except _ERRORS as exc:
         return _failed(ret, exc)
-    wanted = _names(resources)
-    if wanted is None:
-        wanted = _targets(cib)
-        if not wanted and enable:
-            return _failed(
-                ret,
-                f"{_where(cib_file)} holds no {TARGET_AGENT} resource to enable: restore them "
-                "first (pacemaker.cib_restored)",
-            )
-    by_id = {r["id"]: r for r in cib["resources"]}
+    wanted = cli_args.as_list(resources) if resources is not None else cib.resource_ids(current)
+    if not wanted and resources is None and enable:
+        return _failed(
+            ret,
+            f"{_where(cib_file)} holds no {cib.TARGET_AGENT} resource to enable: restore "
+            "them first (pacemaker.cib_restored)",
+        )
+    by_id = {r["id"]: r for r in current["resources"]}
     unknown = sorted(set(wanted) - set(by_id))
     if unknown:
         return _failed(ret, f"no such resource in {_where(cib_file)}: {', '.join(unknown)}")
-    todo = sorted(i for i in wanted if _role_stopped(by_id[i]) == enable)
+    todo = sorted(i for i in wanted if cib.is_stopped(by_id[i]) == enable)
     if not todo:
-        ret["comment"] = f"{len(wanted)} resource(s) already {past} in {_where(cib_file)}"
-        return ret
+        return _done(ret, f"{len(wanted)} resource(s) already {past} in {_where(cib_file)}")
     change = {past: todo}
     if _testing():
-        ret["result"] = None
-        ret["changes"] = change
-        ret["comment"] = f"{len(todo)} resource(s) would be {past}"
-        return ret
+        return _would(ret, change, f"{len(todo)} resource(s) would be {past}")
     try:
         __salt__[f"pacemaker.{verb}_resources"](todo, cib_file=cib_file)
         after = {r["id"]: r for r in __salt__["pacemaker.read_cib"](cib_file)["resources"]}
-    except CommandExecutionError as exc:
+    except _ERRORS as exc:
         return _failed(ret, exc)
     ret["changes"] = change
-    wrong = sorted(i for i in todo if _role_stopped(after[i]) == enable)
+    wrong = sorted(i for i in todo if cib.is_stopped(after[i]) == enable)
     if wrong:
         return _failed(ret, f"{', '.join(wrong)} not {past} after `pcs resource {verb}`")
-    ret["comment"] = f"{len(todo)} resource(s) {past} in {_where(cib_file)}"
-    return ret
+    return _done(ret, f"{len(todo)} resource(s) {past} in {_where(cib_file)}")
 
 
 def resources_enabled(name, resources=None, cib_file=None):
@@ -672,33 +556,16 @@ def resources_disabled(name, resources=None, cib_file=None):
 # --------------------------------------------------------------------------- placement
 
 
-def _expected(expected):
-    """``{rsc: node | [node…] | None}`` -> ``{rsc: sorted nodes}``, or the preferred nodes."""
+def _placement(expected):
+    """
+    ``(want, off)``: ``{rsc: sorted nodes}`` of ``expected`` (or of every target's
+    preferred node when None), and what runs elsewhere now (``cib.misplaced``).
+    """
     if expected is None:
-        preferred = __salt__["pacemaker.preferred_nodes"]()
-        if not preferred:
-            raise CommandExecutionError(
-                f"the live CIB holds no {TARGET_AGENT} resource: restore them first "
-                "(pacemaker.cib_restored)"
-            )
-        unknown = sorted(rsc for rsc, node in preferred.items() if node is None)
-        if unknown:
-            raise CommandExecutionError(
-                f"no preferred node for {', '.join(unknown)}: neither a <resource>-primary "
-                "location nor a single highest score; give `expected` in the state"
-            )
-        return {rsc: [node] for rsc, node in preferred.items()}
-    if not isinstance(expected, dict):
-        raise CommandExecutionError("give expected as {resource: node} (or none)")
-    return {rsc: sorted(_names(nodes) or []) for rsc, nodes in expected.items()}
-
-
-def _misplaced(want, placement):
-    return {
-        rsc: {"old": sorted(placement.get(rsc, [])), "new": nodes}
-        for rsc, nodes in want.items()
-        if sorted(placement.get(rsc, [])) != nodes
-    }
+        want = cib.preferred_placement(__salt__["pacemaker.preferred_nodes"]())
+    else:
+        want = cib.wanted_placement(expected)
+    return want, cib.misplaced(want, __salt__["pacemaker.status"]()["placement"])
 
 
 def placement_settled(name, expected=None, timeout=300, interval=2):
@@ -717,31 +584,26 @@ def placement_settled(name, expected=None, timeout=300, interval=2):
     """
     ret = _ret(name)
     try:
-        want = _expected(expected)
-        off = _misplaced(want, __salt__["pacemaker.status"]()["placement"])
-    except CommandExecutionError as exc:
+        want, off = _placement(expected)
+    except _ERRORS as exc:
         return _failed(ret, exc)
     if not off:
-        ret["comment"] = f"{len(want)} resource(s) run where expected"
-        return ret
+        return _done(ret, f"{len(want)} resource(s) run where expected")
     waiting = "; ".join(
         f"{rsc} on {', '.join(v['new']) or 'no node'} (now {', '.join(v['old']) or 'stopped'})"
         for rsc, v in off.items()
     )
     if _testing():
-        ret["result"] = None
-        ret["comment"] = f"would wait up to {timeout}s for {waiting}"
-        return ret
+        return _would(ret, {}, f"would wait up to {timeout}s for {waiting}")
     try:
         __salt__["pacemaker.wait_for_placement"](want, timeout=timeout, interval=interval)
-    except CommandExecutionError as exc:
+    except _ERRORS as exc:
         return _failed(
             ret,
             f"{exc}. Check `pcs status` (failed actions, standby nodes, bans), fix the cause "
             "and run again",
         )
-    ret["comment"] = f"{len(want)} resource(s) run where expected (waited for {waiting})"
-    return ret
+    return _done(ret, f"{len(want)} resource(s) run where expected (waited for {waiting})")
 
 
 def rebalanced(name, timeout=600, interval=2):
@@ -759,15 +621,13 @@ def rebalanced(name, timeout=600, interval=2):
     """
     ret = _ret(name)
     try:
-        cib = __salt__["pacemaker.read_cib"]()
-        want = _expected(None)
-        off = _misplaced(want, __salt__["pacemaker.status"]()["placement"])
-    except CommandExecutionError as exc:
+        current = __salt__["pacemaker.read_cib"]()
+        want, off = _placement(None)
+    except _ERRORS as exc:
         return _failed(ret, exc)
     if not off:
-        ret["comment"] = f"{len(want)} target(s) run on their preferred nodes"
-        return ret
-    standby = sorted(n["uname"] for n in cib["nodes"] if _is_on(n["attributes"].get("standby")))
+        return _done(ret, f"{len(want)} target(s) run on their preferred nodes")
+    standby = sorted(n["uname"] for n in current["nodes"] if cib.in_standby(n))
     blocked = sorted({node for nodes in want.values() for node in nodes} & set(standby))
     if blocked:
         return _failed(
@@ -776,9 +636,7 @@ def rebalanced(name, timeout=600, interval=2):
             "(pacemaker.node_online / pcs node unstandby). Nothing was moved",
         )
     leftovers = sorted(
-        loc["id"]
-        for loc in cib["locations"]
-        if loc["rsc"] in want and loc["id"].startswith(_TEMPORARY)
+        loc["id"] for loc in current["locations"] if loc["rsc"] in want and cib.is_temporary(loc)
     )
     if leftovers:
         return _failed(
@@ -788,34 +646,26 @@ def rebalanced(name, timeout=600, interval=2):
             "Nothing was moved",
         )
     if _testing():
-        ret["result"] = None
-        ret["changes"] = off
-        ret["comment"] = f"{len(off)} target(s) would be relocated to their preferred nodes"
-        return ret
+        return _would(ret, off, f"{len(off)} target(s) would be relocated to their preferred nodes")
     try:
         __salt__["pacemaker.relocate"]("run", resources=sorted(off), timeout=timeout)
         seen = __salt__["pacemaker.wait_for_placement"](want, timeout=timeout, interval=interval)
-    except CommandExecutionError as exc:
+    except _ERRORS as exc:
         return _failed(
             ret,
             f"{exc}. Check `pcs status`; if `pcs constraint` lists pcs-relocate-* "
             "constraints, run `pcs resource relocate clear`, then run again",
         )
     ret["changes"] = {rsc: {"old": v["old"], "new": seen.get(rsc, [])} for rsc, v in off.items()}
-    ret["comment"] = f"{len(off)} target(s) relocated to their preferred nodes"
-    return ret
+    return _done(ret, f"{len(off)} target(s) relocated to their preferred nodes")
 
 
 # --------------------------------------------------------------------------- cluster
 
 
-def _conf_cluster(path):
-    """(cluster name, [node names]) of a corosync.conf, or None when there is none."""
-    if not __salt__["corosync.exists"](path):
-        return None
-    conf = __salt__["corosync.read_conf"](path)
-    nodes = [n.get("name") or n.get("ring0_addr") for n in conf["nodes"]]
-    return conf["totem"].get("cluster_name"), [n for n in nodes if n]
+def _live_conf(path):
+    """This node's corosync.conf as data, or None when there is none."""
+    return __salt__["corosync.read_conf"](path) if __salt__["corosync.exists"](path) else None
 
 
 def _is_running():
@@ -832,17 +682,7 @@ def _password(password, password_pillar):
         password = salt.utils.data.traverse_dict_and_list(
             __pillar__, password_pillar, None, delimiter=":"
         )
-    if not isinstance(password, str) or not password:
-        raise CommandExecutionError(
-            f"pillar {password_pillar} is missing or empty: set the hacluster password there "
-            "(GPG-encrypted, see pillar.example)"
-        )
-    if password.lstrip().startswith("-----BEGIN PGP MESSAGE-----"):
-        raise CommandExecutionError(
-            f"pillar {password_pillar} is still GPG-encrypted: the master could not decrypt "
-            "it; check its gpg_keydir"
-        )
-    return password
+    return pcs_dialects.auth_password(password, f"pillar {password_pillar}")
 
 
 def cluster_present(
@@ -900,7 +740,7 @@ def cluster_present(
             - rings: {mds1.lfs.intl: [10.128.0.21, 10.73.10.21]}
     """
     ret = _ret(name)
-    wanted = _names(nodes) or []
+    wanted = cli_args.as_list(nodes)
     if not wanted:
         return _failed(ret, "give the new cluster's nodes (FQDNs)")
     rings = rings or {}
@@ -908,49 +748,23 @@ def cluster_present(
         return _failed(
             ret, f"rings has no addresses for {', '.join(sorted(set(wanted) - set(rings)))}"
         )
+    setup_nodes = {n: rings[n] for n in wanted} if rings else wanted
     try:
-        present = _conf_cluster(live_conf)
-    except CommandExecutionError as exc:
-        return _failed(ret, exc)
-    plan = {}
-    if present is None:
-        setup_nodes = {n: rings[n] for n in wanted} if rings else wanted
-        try:
+        present = _live_conf(live_conf)
+        if present is None:
             argv = __salt__["pacemaker.setup_command"](corosync_conf, setup_nodes, name)
-        except CommandExecutionError as exc:
-            return _failed(ret, exc)
-        plan = {"auth": wanted, "setup": " ".join(argv), "started": True}
-    else:
-        cluster, have = present
-        if cluster != name:
-            return _failed(
-                ret,
-                f"{live_conf} belongs to cluster {cluster!r}, not {name!r}: this state does "
-                "not replace a cluster. Destroy the other one by hand (pcs cluster destroy) "
-                "if it is a leftover, then run again",
-            )
-        extra = sorted(set(have) - set(wanted))
-        if extra:
-            return _failed(
-                ret,
-                f"cluster {name} has node(s) {', '.join(extra)} that are not in nodes: this "
-                "state does not remove nodes (pcs cluster node remove)",
-            )
-        missing = [n for n in wanted if n not in have]
-        if missing:
-            plan = {"auth": wanted, "added": missing}
-        if not _is_running():
-            plan["started"] = True
+            plan = {"auth": wanted, "setup": " ".join(argv), "started": True}
+        else:
+            plan = corosync_conf_lib.membership_changes(present, name, wanted, live_conf)
+            if not _is_running():
+                plan["started"] = True
+    except _ERRORS as exc:
+        return _failed(ret, exc)
     if not plan:
-        ret["comment"] = f"cluster {name} with {', '.join(wanted)} is set up and running"
-        return ret
+        return _done(ret, f"cluster {name} with {', '.join(wanted)} is set up and running")
     if _testing():
-        ret["result"] = None
-        ret["changes"] = plan
-        ret["comment"] = f"cluster {name} would be " + ", ".join(
-            k for k in ("auth", "setup", "added", "started") if k in plan
-        )
-        return ret
+        steps = ", ".join(k for k in ("auth", "setup", "added", "started") if k in plan)
+        return _would(ret, plan, f"cluster {name} would be {steps}")
     try:
         if "auth" in plan:
             __salt__["pacemaker.auth"](wanted, _password(password, password_pillar))
@@ -965,14 +779,16 @@ def cluster_present(
             if enable and "setup" in plan:
                 __salt__["pacemaker.cluster"]("enable")
         __salt__["pacemaker.wait_for_cluster"](wanted, timeout=min(int(timeout), 300))
-        after = _conf_cluster(live_conf)
-    except CommandExecutionError as exc:
+        after = _live_conf(live_conf)
+        unfinished = after is None or corosync_conf_lib.membership_changes(
+            after, name, wanted, live_conf
+        )
+    except _ERRORS as exc:
         return _failed(ret, f"{exc}. Check `pcs status` and /var/log/pcsd; run again once fixed")
     ret["changes"] = plan
-    if after is None or after[0] != name or sorted(after[1]) != sorted(wanted):
+    if unfinished:
         return _failed(
             ret,
             f"{live_conf} does not describe cluster {name} with {', '.join(wanted)} after setup",
         )
-    ret["comment"] = f"cluster {name} with {', '.join(wanted)} is set up and running"
-    return ret
+    return _done(ret, f"cluster {name} with {', '.join(wanted)} is set up and running")

@@ -1,8 +1,9 @@
-"""Timing of the CIB parser and of the restore CIB build on the largest real CIB.
+"""Timing of the CIB model and of the restore planning (the library: cib, cib_restore)
+on the largest real CIB.
 
 Run: python tests/bench/bench_cib.py [ROUNDS]. Prints figures; asserts nothing (goals:
-read_cib of pcs/cib-large.xml < 100 ms, build_restore_cib of it < 1 s). Not collected by
-pytest (no test_ prefix).
+reading pcs/cib-large.xml < 100 ms, building its restore CIB < 1 s, parsing and writing
+included). Not collected by pytest (no test_ prefix).
 """
 
 import statistics
@@ -12,9 +13,9 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "_utils"))
 
-from _modules import pacemaker  # noqa: E402
+from lustre_upgrade_lib import cib, cib_restore, fileio  # noqa: E402
 
 LARGE = REPO_ROOT.parent / "shared" / "fixtures" / "real" / "pcs" / "cib-large.xml"
 EL6 = REPO_ROOT / "tests" / "fixtures" / "cluster" / "el6-iml-cib-backup.xml"
@@ -40,6 +41,15 @@ def timed(label, goal_ms, rounds, func):
     return result
 
 
+def build_restore_cib(backup, node_map, out, agents=(cib.TARGET_AGENT,)):
+    """What pacemaker.build_restore_cib does with a base file: parse, plan, write."""
+    root, summary = cib_restore.restore_cib(
+        cib.load_xml_file(str(backup)), node_map, cib.load_xml_file(str(BASE)), str(backup), agents
+    )
+    fileio.atomic_write(str(out), cib.to_bytes(root), mode=0o600)
+    return summary
+
+
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     if not LARGE.exists():
@@ -47,10 +57,10 @@ def main():
         return 1
     size_kb = LARGE.stat().st_size / 1024
     print(f"pcs/cib-large.xml: {size_kb:.0f} KiB; {rounds} rounds each")
-    cib = timed("read_cib(pcs/cib-large.xml)", 100, rounds, lambda: pacemaker.read_cib(str(LARGE)))
+    data = timed("read_cib(pcs/cib-large.xml)", 100, rounds, lambda: cib.read_cib_file(str(LARGE)))
     print(
-        f"  {len(cib['resources'])} resources, {len(cib['locations'])} locations, "
-        f"{len(cib['nodes'])} nodes"
+        f"  {len(data['resources'])} resources, {len(data['locations'])} locations, "
+        f"{len(data['nodes'])} nodes"
     )
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "restore.xml"
@@ -58,9 +68,7 @@ def main():
             "build_restore_cib(pcs/cib-large.xml, agents=Dummy)",
             1000,
             rounds,
-            lambda: pacemaker.build_restore_cib(
-                str(LARGE), LARGE_MAP, str(out), base=str(BASE), agents="ocf:heartbeat:Dummy"
-            ),
+            lambda: build_restore_cib(LARGE, LARGE_MAP, out, agents="ocf:heartbeat:Dummy"),
         )
         print(
             f"  {len(summary['resources'])} resources and {len(summary['constraints'])} "
@@ -70,13 +78,13 @@ def main():
             "build_restore_cib(pcs/cib-large.xml) (no Target: walk only)",
             1000,
             rounds,
-            lambda: pacemaker.build_restore_cib(str(LARGE), LARGE_MAP, str(out), base=str(BASE)),
+            lambda: build_restore_cib(LARGE, LARGE_MAP, out),
         )
         timed(
             "build_restore_cib(EL6 IML backup, 4 targets)",
             1000,
             rounds,
-            lambda: pacemaker.build_restore_cib(str(EL6), EL6_MAP, str(out), base=str(BASE)),
+            lambda: build_restore_cib(EL6, EL6_MAP, out),
         )
     return 0
 

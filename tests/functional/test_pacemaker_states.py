@@ -14,6 +14,7 @@ from lxml import etree
 
 from _modules import corosync, pacemaker
 from _states import pacemaker as pacemaker_state
+from lustre_upgrade_lib import cib_restore
 from tests.support import SUITE_FIXTURES
 
 needs_tools = pytest.mark.skipif(
@@ -457,7 +458,7 @@ class Cluster:
 def restored_xml():
     base = etree.parse(str(CLUSTER / "new-cluster-cib.xml")).getroot()
     backup = etree.parse(str(EL6_BACKUP)).getroot()
-    root, _ = pacemaker._restore_cib(backup, EL6_MAP, base)
+    root, _ = cib_restore.restore_cib(backup, EL6_MAP, base)
     return etree.tostring(root, encoding="unicode")
 
 
@@ -470,7 +471,6 @@ def live(monkeypatch):
     monkeypatch.setattr(pacemaker, "__salt__", {"cmd.run_all": cluster}, raising=False)
     monkeypatch.setattr(pacemaker, "__context__", {"pacemaker.dialect": "0.10"}, raising=False)
     monkeypatch.setattr(pacemaker.time, "sleep", lambda _: None)
-    pacemaker.__salt__["corosync.read_conf"] = corosync.read_conf
     functions = {
         f"pacemaker.{name}": fn
         for name, fn in vars(pacemaker).items()
@@ -720,42 +720,3 @@ def test_live_cib_restored_pushes_one_cibadmin_patch_and_leaves_no_copy(live, ci
     assert read(cib)["properties"]["maintenance-mode"] == "true"
     again = pacemaker_state.cib_restored(str(EL6_BACKUP), EL6_MAP)
     assert again["result"] is True and again["changes"] == {}
-
-
-def loc(ident, rsc, node, score):
-    return {"id": ident, "rsc": rsc, "node": node, "score": score, "role": None}
-
-
-TARGET = {"class": "ocf", "provider": "chroma", "type": "Target"}
-
-
-@pytest.mark.parametrize(
-    ("locations", "preferred"),
-    [
-        ([loc("t-secondary", "t", "b", "10"), loc("t-primary", "t", "a", "20")], "a"),
-        # The IML id wins even over a higher score elsewhere.
-        ([loc("t-primary", "t", "a", "20"), loc("other", "t", "b", "50")], "a"),
-        ([loc("l1", "t", "a", "10"), loc("l2", "t", "b", "30")], "b"),
-        ([loc("l1", "t", "a", "INFINITY"), loc("l2", "t", "b", "30")], "a"),
-        # A move, a ban or a relocation is no preference.
-        ([loc("l1", "t", "a", "10"), loc("cli-prefer-t", "t", "b", "INFINITY")], "a"),
-        ([loc("l1", "t", "a", "10"), loc("pcs-relocate-t", "t", "b", "INFINITY")], "a"),
-        ([loc("l1", "t", "a", "10"), loc("l2", "t", "b", "10")], None),
-        ([loc("l1", "t", "a", "-INFINITY")], None),
-        ([], None),
-    ],
-)
-def test_preferred_node_of_a_target(locations, preferred):
-    cib = {"resources": [dict(TARGET, id="t")], "locations": locations}
-    assert pacemaker._preferred(cib) == {"t": preferred}
-
-
-def test_preferred_nodes_only_cover_targets():
-    cib = {
-        "resources": [
-            dict(TARGET, id="t"),
-            {"id": "d", "class": "ocf", "provider": "pacemaker", "type": "Dummy"},
-        ],
-        "locations": [loc("t-primary", "t", "a", "20"), loc("d-primary", "d", "a", "20")],
-    }
-    assert pacemaker._preferred(cib) == {"t": "a"}

@@ -1,10 +1,12 @@
-"""corosync.conf of every generation and corosync-cfgtool output, parsed."""
+"""corosync.conf of every generation and corosync-cfgtool output, parsed by the library
+(corosync_conf); the corosync module's wrappers and its corosync-cfgtool run."""
 
 import jinja2
 import pytest
 from salt.exceptions import CommandExecutionError
 
 from _modules import corosync
+from lustre_upgrade_lib import corosync_conf
 from tests.support import REAL_FIXTURES, SUITE_FIXTURES, real_fixture_params
 
 IML_TWO_RINGS = [
@@ -66,7 +68,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("path", real_fixture_params(*EXPECTED))
 def test_read_conf_gives_what_each_real_corosync_conf_holds(path):
-    assert corosync.read_conf(str(path)) == EXPECTED[f"{path.parent.name}/{path.name}"]
+    assert corosync_conf.read_conf(str(path)) == EXPECTED[f"{path.parent.name}/{path.name}"]
 
 
 @pytest.mark.parametrize(
@@ -82,7 +84,7 @@ def test_read_conf_of_the_rendered_el6_iml_templates(tmp_path, template, token):
         pytest.skip(f"real artifact {template} absent")
     rendered = tmp_path / "corosync.conf"
     rendered.write_text(jinja2.Template(source.read_text()).render(interfaces=IML_TWO_RINGS))
-    assert corosync.read_conf(str(rendered)) == {
+    assert corosync_conf.read_conf(str(rendered)) == {
         "totem": {
             "version": "2",
             "secauth": "off",
@@ -103,7 +105,7 @@ def test_a_rendered_template_with_one_ring():
     if not source.exists():
         pytest.skip("real artifact absent")
     text = jinja2.Template(source.read_text()).render(interfaces=IML_TWO_RINGS[:1])
-    assert corosync.parse_conf(text)["interfaces"] == IML_TWO_RINGS[:1]
+    assert corosync_conf.parse_conf(text)["interfaces"] == IML_TWO_RINGS[:1]
 
 
 def test_a_pcs_010_knet_config_is_generation_3():
@@ -133,7 +135,7 @@ quorum {
     provider: corosync_votequorum
 }
 """
-    got = corosync.parse_conf(text)
+    got = corosync_conf.parse_conf(text)
     assert got["generation"] == "3.x"
     assert got["interfaces"] == [
         {"ringnumber": 0, "bindnetaddr": None, "mcastaddr": None, "mcastport": 40015},
@@ -163,7 +165,7 @@ def test_the_parser_takes_comments_any_whitespace_and_nested_blocks():
         " logger_subsys { subsys: AMF\n debug: off\n }\n}\n"
         "service{\n name: pacemaker\n ver: 1\n}"
     )
-    parsed = corosync.parse(text)
+    parsed = corosync_conf.parse(text)
     assert parsed["totem"] == [
         {
             "version": "2",
@@ -176,11 +178,11 @@ def test_the_parser_takes_comments_any_whitespace_and_nested_blocks():
     assert parsed["logging"][0]["logfile"] == "/var/log/cluster/corosync.log"
     assert parsed["logging"][0]["logger_subsys"] == [{"subsys": "AMF", "debug": "off"}]
     assert parsed["service"] == [{"name": "pacemaker", "ver": "1"}]
-    assert corosync.parse_conf(text)["generation"] == "1.x"
+    assert corosync_conf.parse_conf(text)["generation"] == "1.x"
 
 
 def test_a_repeated_key_keeps_its_last_value_and_repeated_blocks_are_all_kept():
-    parsed = corosync.parse("a: 1\na: 2\nb {\n}\nb {\nc: 3\n}\n")
+    parsed = corosync_conf.parse("a: 1\na: 2\nb {\n}\nb {\nc: 3\n}\n")
     assert parsed == {"a": "2", "b": [{}, {"c": "3"}]}
 
 
@@ -202,7 +204,7 @@ def test_a_repeated_key_keeps_its_last_value_and_repeated_blocks_are_all_kept():
 )
 def test_malformed_files_are_errors_naming_file_and_line(text, message):
     with pytest.raises(CommandExecutionError, match=message) as err:
-        corosync.parse_conf(text, source="/bck/corosync.conf")
+        corosync_conf.parse_conf(text, source="/bck/corosync.conf")
     assert "/bck/corosync.conf" in str(err.value)
 
 
@@ -227,22 +229,22 @@ def test_malformed_files_are_errors_naming_file_and_line(text, message):
 )
 def test_configs_without_rings_are_errors(text, message):
     with pytest.raises(CommandExecutionError, match=message) as err:
-        corosync.parse_conf(text, source="/bck/corosync.conf")
+        corosync_conf.parse_conf(text, source="/bck/corosync.conf")
     assert "/bck/corosync.conf" in str(err.value)
 
 
 def test_a_missing_or_binary_file_is_an_error_naming_it(tmp_path):
     with pytest.raises(CommandExecutionError, match="cannot read .*nope"):
-        corosync.read_conf(str(tmp_path / "nope"))
+        corosync_conf.read_conf(str(tmp_path / "nope"))
     binary = tmp_path / "bin"
     binary.write_bytes(b"\xff\xfe\x00totem")
     with pytest.raises(CommandExecutionError, match="bin is not a text file"):
-        corosync.read_conf(str(binary))
+        corosync_conf.read_conf(str(binary))
 
 
 @pytest.mark.parametrize("path", real_fixture_params("iml/corosync_cfgtool_fixture.txt"))
 def test_ring_status_of_corosync_2(path):
-    assert corosync.parse_ring_status(path.read_text()) == {
+    assert corosync_conf.parse_ring_status(path.read_text()) == {
         "local_nodeid": 1,
         "rings": [
             {
@@ -258,7 +260,7 @@ def test_ring_status_of_corosync_2(path):
 def test_ring_status_of_corosync_3_links():
     # Hand-written from corosync 3.1's corosync-cfgtool.c output format.
     text = (SUITE_FIXTURES / "cluster" / "corosync-cfgtool-s.knet.txt").read_text()
-    assert corosync.parse_ring_status(text) == {
+    assert corosync_conf.parse_ring_status(text) == {
         "local_nodeid": 1,
         "rings": [
             {
@@ -282,7 +284,57 @@ def test_a_faulty_corosync_2_ring_is_reported():
         "Local node ID 2\nRING ID 1\n\tid\t= 10.0.0.2\n"
         "\tstatus\t= Marking ringid 1 interface 10.0.0.2 FAULTY\n"
     )
-    assert corosync.parse_ring_status(text)["rings"][0]["faulty"] is True
+    assert corosync_conf.parse_ring_status(text)["rings"][0]["faulty"] is True
+
+
+def test_the_modules_parsers_give_the_librarys_data(tmp_path):
+    text = "totem {\n interface {\n ringnumber: 0\n mcastport: 5405\n }\n}\n"
+    conf = tmp_path / "corosync.conf"
+    conf.write_text(text)
+    assert corosync.read_conf(str(conf)) == corosync_conf.read_conf(str(conf))
+    assert corosync.parse_conf(text) == corosync_conf.parse_conf(text)
+    assert corosync.parse(text) == corosync_conf.parse(text)
+    status = (
+        "Local node ID 2\nRING ID 0\n\tid\t= 10.0.0.2\n\tstatus\t= ring 0 active with no faults\n"
+    )
+    assert corosync.parse_ring_status(status) == corosync_conf.parse_ring_status(status)
+    assert corosync.exists(str(conf)) and not corosync.exists(str(tmp_path / "nope"))
+
+
+def node(name, *addrs):
+    entry = {f"ring{i}_addr": addr for i, addr in enumerate(addrs)}
+    return {**entry, "name": name} if name else entry
+
+
+@pytest.mark.parametrize(
+    ("conf", "links"),
+    [
+        ({"interfaces": [], "nodes": [node("a", "10.0.0.1")]}, 1),
+        ({"interfaces": [], "nodes": [node("a", "10.0.0.1", "10.1.0.1")]}, 2),
+        ({"interfaces": [{"ringnumber": 0}, {"ringnumber": 1}], "nodes": []}, 2),
+        ({"interfaces": [{"ringnumber": 1}], "nodes": [node(None, "x")]}, 2),
+        ({"interfaces": [], "nodes": []}, 1),
+    ],
+)
+def test_the_rings_of_an_old_config_are_its_interfaces_and_node_addresses(conf, links):
+    assert corosync_conf.link_count(conf) == links
+
+
+def live(name, *nodes):
+    return {"totem": {"cluster_name": name}, "nodes": [node(n, n) for n in nodes]}
+
+
+def test_an_existing_cluster_lacking_nodes_needs_them_added_never_replaced_or_shrunk():
+    assert corosync_conf.cluster_of(live("c", "a", "b")) == ("c", ["a", "b"])
+    assert corosync_conf.membership_changes(live("c", "a"), "c", ["a", "b"], "/x") == {
+        "auth": ["a", "b"],
+        "added": ["b"],
+    }
+    assert corosync_conf.membership_changes(live("c", "a", "b"), "c", ["b", "a"], "/x") == {}
+    with pytest.raises(CommandExecutionError, match="/x belongs to cluster 'old', not 'c'"):
+        corosync_conf.membership_changes(live("old", "a"), "c", ["a"], "/x")
+    with pytest.raises(CommandExecutionError, match="has node\\(s\\) z that are not in nodes"):
+        corosync_conf.membership_changes(live("c", "a", "z"), "c", ["a"], "/x")
 
 
 def test_ring_status_runs_corosync_cfgtool(monkeypatch):

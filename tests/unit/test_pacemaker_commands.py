@@ -1,10 +1,12 @@
-"""argv builders per pcs dialect, dialect detection, cluster setup from old corosync.conf."""
+"""argv builders per pcs dialect (the library, pcs_dialects), cluster setup from an old
+corosync.conf, and the module's dialect detection and resolution."""
 
 import jinja2
 import pytest
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from _modules import corosync, pacemaker
+from _modules import pacemaker
+from lustre_upgrade_lib import corosync_conf, pcs_dialects
 from tests.support import REAL_FIXTURES, real_fixture_params
 
 ALL = ("0.9", "0.10", "0.12")
@@ -221,7 +223,7 @@ CASES = [
     ],
 )
 def test_builders_give_each_dialects_argv(builder, kwargs, dialect, argv):
-    assert getattr(pacemaker, builder)(dialect=dialect, **kwargs) == argv
+    assert getattr(pcs_dialects, builder)(dialect=dialect, **kwargs) == argv
 
 
 def test_every_case_table_covers_every_dialect():
@@ -230,7 +232,7 @@ def test_every_case_table_covers_every_dialect():
 
 
 def test_patch_commands_are_the_same_everywhere():
-    assert pacemaker.crm_diff_command("/a.xml", "/b.xml") == [
+    assert pcs_dialects.crm_diff_command("/a.xml", "/b.xml") == [
         "crm_diff",
         "--original",
         "/a.xml",
@@ -238,13 +240,18 @@ def test_patch_commands_are_the_same_everywhere():
         "/b.xml",
         "--no-version",
     ]
-    assert pacemaker.cib_patch_command("/p.xml") == ["cibadmin", "--patch", "--xml-file", "/p.xml"]
+    assert pcs_dialects.cib_patch_command("/p.xml") == [
+        "cibadmin",
+        "--patch",
+        "--xml-file",
+        "/p.xml",
+    ]
 
 
 def test_the_auth_argv_never_holds_a_password():
     for dialect in ALL:
         assert not any(
-            "-p" == arg or "pass" in arg for arg in pacemaker.auth_command("a", dialect=dialect)
+            "-p" == arg or "pass" in arg for arg in pcs_dialects.auth_command("a", dialect=dialect)
         )
 
 
@@ -262,20 +269,32 @@ def test_the_auth_argv_never_holds_a_password():
     ],
 )
 def test_pcs_versions_map_to_dialects(version, dialect):
-    assert pacemaker.dialect_of_version(version) == dialect
+    assert pcs_dialects.dialect_of_version(version) == dialect
 
 
 @pytest.mark.parametrize("version", ["0.8.9", "0.13.0", "1.0.0", "", "pcs", "garbage 1.2"])
 def test_an_unknown_pcs_version_is_a_clear_error(version):
-    with pytest.raises(CommandExecutionError, match="pcs"):
-        pacemaker.dialect_of_version(version)
+    with pytest.raises(SaltInvocationError, match="pcs"):
+        pcs_dialects.dialect_of_version(version)
 
 
 def test_a_dialect_may_be_given_as_a_version_and_an_unknown_one_is_an_error():
-    assert pacemaker.standby_command("a", dialect="0.11") == ["pcs", "node", "standby", "a"]
-    assert pacemaker.standby_command("a", dialect="0.9.169")[1] == "cluster"
-    with pytest.raises(CommandExecutionError, match="not a supported version"):
-        pacemaker.standby_command("a", dialect="0.13")
+    assert pcs_dialects.standby_command("a", dialect="0.11") == ["pcs", "node", "standby", "a"]
+    assert pcs_dialects.standby_command("a", dialect="0.9.169")[1] == "cluster"
+    with pytest.raises(SaltInvocationError, match="not a supported version"):
+        pcs_dialects.standby_command("a", dialect="0.13")
+
+
+def test_a_builder_needs_its_dialect_given():
+    with pytest.raises(TypeError, match="dialect"):
+        pcs_dialects.standby_command("a")
+
+
+def test_comma_lists_from_the_cli_are_lists():
+    assert pcs_dialects.resource_enable_command("t1, t2", dialect="0.10")[3:] == ["t1", "t2"]
+    assert pcs_dialects.node_add_command("b", "10.0.0.2,10.1.0.2", "yes", dialect="0.12") == [
+        *["pcs", "cluster", "node", "add", "b", "addr=10.0.0.2", "addr=10.1.0.2", "--start"]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -290,8 +309,8 @@ def test_a_dialect_may_be_given_as_a_version_and_an_unknown_one_is_an_error():
     ],
 )
 def test_builders_reject_what_pcs_would_misread(builder, kwargs, message):
-    with pytest.raises(CommandExecutionError, match=message):
-        getattr(pacemaker, builder)(dialect="0.10", **kwargs)
+    with pytest.raises(SaltInvocationError, match=message):
+        getattr(pcs_dialects, builder)(dialect="0.10", **kwargs)
 
 
 def fake_salt(outputs):
@@ -342,8 +361,19 @@ def test_the_dialect_is_detected_once_and_cached(monkeypatch, outputs, dialect):
     assert pacemaker.detect_dialect() == dialect
     assert len(calls) == count
     assert context == {"pacemaker.dialect": dialect}
-    # Builders without dialect= use the detected one.
+    # The module's builders without dialect= use the detected one.
     assert pacemaker.auth_command("a")[1] == ("cluster" if dialect == "0.9" else "host")
+    assert len(calls) == count
+
+
+def test_a_given_dialect_runs_no_pcs_and_each_module_builder_delegates(monkeypatch):
+    salt, calls = fake_salt({})
+    monkeypatch.setattr(pacemaker, "__salt__", salt, raising=False)
+    monkeypatch.setattr(pacemaker, "__context__", {}, raising=False)
+    for builder, kwargs, table in CASES:
+        for dialect, argv in table.items():
+            assert getattr(pacemaker, builder)(dialect=dialect, **kwargs) == argv, builder
+    assert calls == []
 
 
 @pytest.mark.parametrize(
@@ -373,6 +403,7 @@ def test_an_unknown_or_inconsistent_pcs_is_an_error(monkeypatch, outputs, messag
     monkeypatch.setattr(pacemaker, "__context__", {}, raising=False)
     with pytest.raises(CommandExecutionError, match=message):
         pacemaker.detect_dialect()
+    assert pacemaker.__context__ == {}
 
 
 # ----------------------------------------------------------------- cluster setup
@@ -448,8 +479,8 @@ SETUP_NEW = [
 def test_setup_translates_the_rendered_el6_iml_config(template, dialect):
     if not (REAL_FIXTURES / "iml" / template).exists():
         pytest.skip("real artifacts absent")
-    conf = corosync.parse_conf(render_el6_template(template))
-    argv = pacemaker.setup_command(conf, NODE1, dialect=dialect)
+    conf = corosync_conf.parse_conf(render_el6_template(template))
+    argv = pcs_dialects.setup_command(conf, NODE1, dialect=dialect)
     assert argv == (SETUP_09 if dialect == "0.9" else SETUP_NEW)
 
 
@@ -457,14 +488,14 @@ def test_setup_translates_the_rendered_el6_iml_config(template, dialect):
 @pytest.mark.parametrize("dialect", ALL)
 def test_setup_translates_the_el7_iml_config_the_runbook_awk_way(path, dialect):
     # Same rings as the EL6 template (this EL7 file came from such a setup).
-    argv = pacemaker.setup_command(corosync.read_conf(str(path)), NODE1, dialect=dialect)
+    argv = pcs_dialects.setup_command(corosync_conf.read_conf(str(path)), NODE1, dialect=dialect)
     assert argv == (SETUP_09 if dialect == "0.9" else SETUP_NEW)
 
 
 @pytest.mark.parametrize("path", real_fixture_params("iml/chroma-director-corosync.conf.el6"))
 def test_setup_of_a_one_ring_config(path):
-    conf = corosync.read_conf(str(path))
-    assert pacemaker.setup_command(conf, ["n1.example"], "c", dialect="0.9") == [
+    conf = corosync_conf.read_conf(str(path))
+    assert pcs_dialects.setup_command(conf, ["n1.example"], "c", dialect="0.9") == [
         "pcs",
         "cluster",
         "setup",
@@ -487,7 +518,7 @@ def test_setup_of_a_one_ring_config(path):
         "10",
     ]
     # One link: a name alone is enough for knet (pcs resolves it).
-    assert pacemaker.setup_command(conf, ["n1.example"], "c", dialect="0.10") == [
+    assert pcs_dialects.setup_command(conf, ["n1.example"], "c", dialect="0.10") == [
         "pcs",
         "cluster",
         "setup",
@@ -506,9 +537,9 @@ def test_setup_of_a_one_ring_config(path):
 
 @pytest.mark.parametrize("path", real_fixture_params("pcs/corosync.conf"))
 def test_setup_of_a_udpu_nodelist_config(path):
-    conf = corosync.read_conf(str(path))
+    conf = corosync_conf.read_conf(str(path))
     nodes = {"rh7-1.example": ["10.0.0.1"], "rh7-2.example": ["10.0.0.2"]}
-    assert pacemaker.setup_command(conf, nodes, "test99", dialect="0.9") == [
+    assert pcs_dialects.setup_command(conf, nodes, "test99", dialect="0.9") == [
         "pcs",
         "cluster",
         "setup",
@@ -523,7 +554,7 @@ def test_setup_of_a_udpu_nodelist_config(path):
         "--fail_recv_const",
         "10",
     ]
-    assert pacemaker.setup_command(conf, nodes, "test99", dialect="0.12") == [
+    assert pcs_dialects.setup_command(conf, nodes, "test99", dialect="0.12") == [
         "pcs",
         "cluster",
         "setup",
@@ -541,7 +572,7 @@ def test_setup_of_a_udpu_nodelist_config(path):
 
 
 def test_setup_of_a_knet_config_and_its_offline_output_file():
-    conf = corosync.parse_conf(
+    conf = corosync_conf.parse_conf(
         "totem {\n version: 2\n cluster_name: x\n transport: knet\n link_mode: passive\n"
         " interface {\n  linknumber: 0\n  knet_link_priority: 1\n }\n}\n"
         "nodelist {\n node {\n  ring0_addr: 10.0.0.1\n  ring1_addr: 10.1.0.1\n  name: a\n"
@@ -568,7 +599,9 @@ def test_setup_of_a_knet_config_and_its_offline_output_file():
         "/t/c",
     ]
     with pytest.raises(CommandExecutionError, match="pcs 0.9 cannot set up knet"):
-        pacemaker.setup_command(conf, {"a.example": ["10.0.0.1", "10.1.0.1"]}, dialect="0.9")
+        pcs_dialects.setup_command(conf, {"a.example": ["10.0.0.1", "10.1.0.1"]}, dialect="0.9")
+    with pytest.raises(SaltInvocationError, match="cannot write a corosync.conf"):
+        pcs_dialects.setup_command(conf, ["a.example"], dialect="0.9", corosync_conf_out="/x")
 
 
 @pytest.mark.parametrize(
@@ -582,20 +615,44 @@ def test_setup_of_a_knet_config_and_its_offline_output_file():
 )
 def test_setup_needs_one_address_per_ring_per_node(nodes, dialect, message):
     conf = {"totem": {}, "interfaces": IML_RINGS, "nodes": [], "generation": "1.x"}
-    with pytest.raises(CommandExecutionError, match=message):
-        pacemaker.setup_command(conf, nodes, dialect=dialect)
+    with pytest.raises(SaltInvocationError, match=message):
+        pcs_dialects.setup_command(conf, nodes, dialect=dialect)
 
 
-def test_setup_from_a_path_reads_it_through_the_corosync_module(monkeypatch):
-    conf = {"totem": {}, "interfaces": IML_RINGS, "nodes": [], "generation": "1.x"}
-    seen = []
-    monkeypatch.setattr(
-        pacemaker,
-        "__salt__",
-        {"corosync.read_conf": lambda path: seen.append(path) or conf},
-        raising=False,
+def el6_conf_text(rings):
+    """A corosync 1.x totem section with one interface block per ring."""
+    blocks = "".join(
+        "  interface {\n" + "".join(f"    {k}: {v}\n" for k, v in ring.items()) + "  }\n"
+        for ring in rings
     )
-    assert pacemaker.setup_command("/bck/corosync.conf", NODE1, dialect="0.12") == SETUP_NEW
-    assert seen == ["/bck/corosync.conf"]
-    with pytest.raises(CommandExecutionError, match="cannot write a corosync.conf"):
-        pacemaker.setup_command(conf, NODE1, dialect="0.9", corosync_conf_out="/x")
+    return f"totem {{\n  version: 2\n{blocks}}}\n"
+
+
+def test_the_modules_setup_command_reads_a_path_with_the_library(tmp_path, monkeypatch):
+    monkeypatch.setattr(pacemaker, "__salt__", {}, raising=False)  # no corosync module
+    conf = tmp_path / "corosync.conf"
+    conf.write_text(el6_conf_text(IML_RINGS))
+    assert pacemaker.setup_command(str(conf), NODE1, dialect="0.12") == SETUP_NEW
+    assert pacemaker.setup_command(str(conf), NODE1, dialect="0.9") == SETUP_09
+    with pytest.raises(CommandExecutionError, match="cannot read .*nope"):
+        pacemaker.setup_command(str(tmp_path / "nope"), NODE1, dialect="0.12")
+
+
+@pytest.mark.parametrize("conf", [{"totem": {}}, ["not", "a", "conf"]])
+def test_setup_of_something_that_is_not_a_read_conf_is_a_bad_argument(conf):
+    with pytest.raises(SaltInvocationError, match="corosync.read_conf"):
+        pcs_dialects.setup_command(conf, NODE1, dialect="0.12")
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        (None, "missing or empty"),
+        ("", "missing or empty"),
+        ("-----BEGIN PGP MESSAGE-----\nhQEMA...", "still GPG-encrypted"),
+    ],
+)
+def test_an_unusable_hacluster_password_names_its_pillar_key(password, message):
+    with pytest.raises(CommandExecutionError, match=f"pillar a:b is {message}"):
+        pcs_dialects.auth_password(password, "pillar a:b")
+    assert pcs_dialects.auth_password("s3cret", "pillar a:b") == "s3cret"

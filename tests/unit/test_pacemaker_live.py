@@ -1,12 +1,14 @@
 """Live functions with a recording cmd.run_all: argv, stdin, log level, waits, errors."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
 from _modules import pacemaker
-from tests.support import REAL_FIXTURES, SUITE_FIXTURES
+from tests.support import REAL_FIXTURES, REPO_ROOT, SUITE_FIXTURES
 
 EL6_BACKUP = SUITE_FIXTURES / "cluster" / "el6-iml-cib-backup.xml"
 EL6_MAP = {"ct6-mds1": "ct6-mds1.lfs.intl", "ct6-mds2": "ct6-mds2.lfs.intl"}
@@ -220,3 +222,35 @@ def test_read_cib_without_a_path_queries_the_live_cib(run_all):
     )
     assert pacemaker.read_cib()["nodes"] == [{"id": "1", "uname": "a", "attributes": {}}]
     assert run_all.calls[0][0] == ["cibadmin", "--query"]
+
+
+@pytest.mark.parametrize(
+    ("module", "missing", "hint"),
+    [
+        ("_modules.pacemaker", "lxml", "install python3-lxml"),
+        ("_states.pacemaker", "lxml", "install python3-lxml"),
+        ("_modules.pacemaker", "lustre_upgrade_lib", "saltutil.sync_all"),
+        ("_states.pacemaker", "lustre_upgrade_lib", "saltutil.sync_all"),
+        ("_modules.corosync", "lustre_upgrade_lib", "saltutil.sync_all"),
+    ],
+)
+def test_a_missing_dependency_keeps_the_module_out_and_says_how_to_install_it(
+    module, missing, hint
+):
+    script = f"""
+import importlib, sys
+sys.path[:0] = [{str(REPO_ROOT)!r}, {str(REPO_ROOT / "_utils")!r}]
+
+class Missing:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == {missing!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+
+sys.meta_path.insert(0, Missing())
+loaded = importlib.import_module({module!r})
+loaded.__salt__ = {{"pacemaker.read_cib": None}}
+print(loaded.__virtual__())
+"""
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("(False, ") and missing in res.stdout and hint in res.stdout

@@ -1,10 +1,11 @@
-"""read_cib on every CIB, CIB-section and crm_mon artifact, against expectations written
-by reading each file."""
+"""The CIB model (the library, cib) on every CIB, CIB-section and crm_mon artifact, against
+expectations written by reading each file; the preferred node of a target."""
 
 import pytest
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from _modules import pacemaker
+from lustre_upgrade_lib import cib
 from tests.support import REAL_FIXTURES, SUITE_FIXTURES, real_fixture_params
 
 MASK = "********"
@@ -383,7 +384,14 @@ EXPECTED = {
 @pytest.mark.parametrize("path", real_fixture_params(*EXPECTED))
 def test_read_cib_gives_what_each_artifact_holds(path):
     rel = f"{path.parent.name}/{path.name}"
-    assert pacemaker.read_cib(str(path)) == EXPECTED[rel]
+    assert cib.read_cib_file(str(path)) == EXPECTED[rel]
+
+
+def test_the_modules_read_cib_and_parse_cib_give_the_librarys_data():
+    path = SUITE_FIXTURES / "cluster" / "el6-iml-cib-backup.xml"
+    expected = cib.read_cib_file(str(path))
+    assert pacemaker.read_cib(str(path)) == expected
+    assert pacemaker.parse_cib(path.read_text(), source=str(path)) == expected
 
 
 ES_ALL = [f"ai400-0a9c-vm0{i}" for i in range(4)]
@@ -450,7 +458,7 @@ ES_BANS = [
     "path", real_fixture_params("iml/es_fixture.xml", "iml/es_ban_fixture.xml")
 )
 def test_read_cib_reads_es_crm_mon_in_both_layouts(path):
-    got = pacemaker.read_cib(str(path))
+    got = cib.read_cib_file(str(path))
     assert got["properties"] == {} and got["rsc_defaults"] == {}
     assert [(n["id"], n["uname"]) for n in got["nodes"]] == [
         ("1", "ai400-0a9c-vm03"),
@@ -478,7 +486,7 @@ def test_read_cib_reads_es_crm_mon_in_both_layouts(path):
 
 @pytest.mark.parametrize("path", real_fixture_params("pcs/cib-large.xml"))
 def test_read_cib_reads_the_large_pcs_cib(path):
-    got = pacemaker.read_cib(str(path))
+    got = cib.read_cib_file(str(path))
     assert got["nodes"] == [node("1", "rh7-1"), node("2", "rh7-2"), node("3", "rh7-3")]
     ids = {"dummy", "dummylarge"} | {f"dummy{i}" for i in range(1, 251)}
     assert [r["id"] for r in got["resources"]] == sorted(ids)
@@ -512,7 +520,7 @@ def test_read_cib_reads_the_large_pcs_cib(path):
 
 
 def test_read_cib_reads_the_el6_iml_backup():
-    got = pacemaker.read_cib(str(SUITE_FIXTURES / "cluster" / "el6-iml-cib-backup.xml"))
+    got = cib.read_cib_file(str(SUITE_FIXTURES / "cluster" / "el6-iml-cib-backup.xml"))
     assert got["properties"]["cluster-infrastructure"] == "classic openais (with plugin)"
     assert got["properties"]["configured_by"] == "ct6-mds1"
     assert got["rsc_defaults"] == {"resource-stickiness": "1000", "failure-timeout": "20m"}
@@ -604,7 +612,7 @@ def lrm_op(call, operation, rc="0", interval="0", op_status="0"):
     ],
 )
 def test_placement_follows_the_latest_operation_on_each_node(ops, running):
-    got = pacemaker.parse_cib(status_cib("".join(ops)))
+    got = cib.parse_cib(status_cib("".join(ops)))
     assert got["placement"] == {"r": ["n1"] if running else []}
 
 
@@ -613,7 +621,7 @@ def test_clone_instances_in_the_status_count_for_their_clone_resource():
         '<lrm_resource id="r" class="ocf" provider="pacemaker" type="Dummy"></lrm_resource>',
         '<lrm_resource id="r:0">' + lrm_op(2, "start") + "</lrm_resource>",
     )
-    assert pacemaker.parse_cib(xml)["placement"] == {"r": ["n1"]}
+    assert cib.parse_cib(xml)["placement"] == {"r": ["n1"]}
 
 
 def test_crm_mon_2_output_reads_like_1_1():
@@ -632,7 +640,7 @@ def test_crm_mon_2_output_reads_like_1_1():
         promoted-only="false" master_only="false"/></bans>
       <status code="0" message="OK"/>
     </pacemaker-result>"""
-    got = pacemaker.parse_cib(xml)
+    got = cib.parse_cib(xml)
     assert got["nodes"] == [
         node("1", "a.example", {"0_fence_password": MASK, "0_fence_agent": "y"})
     ]
@@ -647,7 +655,7 @@ def test_a_crm_mon_error_result_is_an_error():
       <errors><error>crm_mon: Connection to cluster failed</error></errors></status>
       </pacemaker-result>"""
     with pytest.raises(CommandExecutionError, match="Not connected.*Connection to cluster failed"):
-        pacemaker.parse_cib(xml, source="crm_mon")
+        cib.parse_cib(xml, source="crm_mon")
 
 
 def test_secrets_are_masked_wherever_they_appear():
@@ -662,10 +670,22 @@ def test_secrets_are_masked_wherever_they_appear():
       </primitive></resources><constraints/>
       <rsc_defaults><meta_attributes id="d"><nvpair id="d1" name="password" value="p5"/>
       </meta_attributes></rsc_defaults></configuration></cib>"""
-    got = pacemaker.parse_cib(xml)
+    got = cib.parse_cib(xml)
     assert "p1" not in repr(got) and "p2" not in repr(got) and "p3" not in repr(got)
     assert "p4" not in repr(got) and "p5" not in repr(got)
     assert got["resources"][0]["attributes"] == {"passwd": MASK, "user": "u"}
+
+
+def test_every_kind_of_fence_secret_is_masked_not_only_passwords():
+    names = ["snmp_community", "hexadecimal_kg", "api-key", "auth_token", "secret_file"]
+    pairs = "".join(f'<nvpair id="a{i}" name="{n}" value="v{i}"/>' for i, n in enumerate(names))
+    xml = (
+        '<resources><primitive id="f" class="stonith" type="fence_ipmilan">'
+        f'<instance_attributes id="a">{pairs}<nvpair id="b" name="ipaddr" value="10.0.0.9"/>'
+        "</instance_attributes></primitive></resources>"
+    )
+    attributes = cib.parse_cib(xml)["stonith"][0]["attributes"]
+    assert attributes == {**dict.fromkeys(names, MASK), "ipaddr": "10.0.0.9"}
 
 
 @pytest.mark.parametrize(
@@ -687,10 +707,69 @@ def test_secrets_are_masked_wherever_they_appear():
 )
 def test_bad_input_is_an_error_naming_the_source(text, message):
     with pytest.raises(CommandExecutionError, match=message) as err:
-        pacemaker.parse_cib(text, source="backup.xml")
+        cib.parse_cib(text, source="backup.xml")
     assert "backup.xml" in str(err.value)
 
 
 def test_a_missing_file_is_an_error_naming_it(tmp_path):
     with pytest.raises(CommandExecutionError, match="cannot read .*nope.xml"):
-        pacemaker.read_cib(str(tmp_path / "nope.xml"))
+        cib.read_cib_file(str(tmp_path / "nope.xml"))
+
+
+def location(ident, rsc_id, node_name, score):
+    return {"id": ident, "rsc": rsc_id, "node": node_name, "score": score, "role": None}
+
+
+TARGET = {"class": "ocf", "provider": "chroma", "type": "Target"}
+
+
+@pytest.mark.parametrize(
+    ("locations", "preferred"),
+    [
+        ([location("t-secondary", "t", "b", "10"), location("t-primary", "t", "a", "20")], "a"),
+        # The IML id wins even over a higher score elsewhere.
+        ([location("t-primary", "t", "a", "20"), location("other", "t", "b", "50")], "a"),
+        ([location("l1", "t", "a", "10"), location("l2", "t", "b", "30")], "b"),
+        ([location("l1", "t", "a", "INFINITY"), location("l2", "t", "b", "30")], "a"),
+        # A move, a ban or a relocation is no preference.
+        ([location("l1", "t", "a", "10"), location("cli-prefer-t", "t", "b", "INFINITY")], "a"),
+        ([location("l1", "t", "a", "10"), location("pcs-relocate-t", "t", "b", "INFINITY")], "a"),
+        ([location("l1", "t", "a", "10"), location("l2", "t", "b", "10")], None),
+        ([location("l1", "t", "a", "-INFINITY")], None),
+        ([], None),
+    ],
+)
+def test_preferred_node_of_a_target(locations, preferred):
+    data = {"resources": [dict(TARGET, id="t")], "locations": locations}
+    assert cib.preferred(data) == {"t": preferred}
+
+
+def test_preferred_nodes_only_cover_targets():
+    data = {
+        "resources": [
+            dict(TARGET, id="t"),
+            {"id": "d", "class": "ocf", "provider": "pacemaker", "type": "Dummy"},
+        ],
+        "locations": [location("t-primary", "t", "a", "20"), location("d-primary", "d", "a", "20")],
+    }
+    assert cib.preferred(data) == {"t": "a"}
+
+
+def test_the_preferred_placement_needs_a_preferred_node_for_every_target():
+    assert cib.preferred_placement({"t1": "a", "t2": "b"}) == {"t1": ["a"], "t2": ["b"]}
+    with pytest.raises(CommandExecutionError, match="no preferred node for t2"):
+        cib.preferred_placement({"t1": "a", "t2": None})
+    with pytest.raises(CommandExecutionError, match="holds no ocf:chroma:Target"):
+        cib.preferred_placement({})
+
+
+def test_a_wanted_placement_reads_a_node_a_list_or_none_and_finds_what_is_misplaced():
+    want = cib.wanted_placement({"t1": "a", "t2": ["c", "b"], "t3": None})
+    assert want == {"t1": ["a"], "t2": ["b", "c"], "t3": []}
+    placement = {"t1": ["a"], "t2": ["b"], "t3": ["a"]}
+    assert cib.misplaced(want, placement) == {
+        "t2": {"old": ["b"], "new": ["b", "c"]},
+        "t3": {"old": ["a"], "new": []},
+    }
+    with pytest.raises(SaltInvocationError, match="not a mapping"):
+        cib.wanted_placement(["t1"])

@@ -1,13 +1,15 @@
-"""build_restore_cib and the fencing attribute plan, on hand-written IML CIB backups."""
+"""Restore planning (the library, cib_restore) on hand-written IML CIB backups: the new
+cluster's CIB and the fencing attribute plan; the module's build_restore_cib file output."""
 
 import os
 import stat
 
 import pytest
 from lxml import etree
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from _modules import pacemaker
+from lustre_upgrade_lib import cib, cib_restore
 from tests.support import SUITE_FIXTURES
 
 CLUSTER = SUITE_FIXTURES / "cluster"
@@ -30,7 +32,20 @@ PRIMARY = {
 }
 
 
+def restore(backup=EL6_BACKUP, node_map=None, base=BASE, agents=(cib.TARGET_AGENT,)):
+    """``(new root, summary, read_cib data of the new root)`` from the library."""
+    root, summary = cib_restore.restore_cib(
+        cib.load_xml_file(str(backup)),
+        node_map or EL6_MAP,
+        cib.load_xml_file(str(base)),
+        str(backup),
+        agents,
+    )
+    return root, summary, cib.parse_root(root, "restored")
+
+
 def build(tmp_path, backup=EL6_BACKUP, node_map=None, base=BASE, **kwargs):
+    """The module's build_restore_cib: the file it writes."""
     out = tmp_path / "restore.xml"
     summary = pacemaker.build_restore_cib(
         str(backup), node_map or EL6_MAP, str(out), base=str(base), **kwargs
@@ -38,9 +53,8 @@ def build(tmp_path, backup=EL6_BACKUP, node_map=None, base=BASE, **kwargs):
     return summary, out
 
 
-def test_the_restore_cib_holds_the_targets_stopped_with_their_ids_uuids_and_operations(tmp_path):
-    summary, out = build(tmp_path)
-    got = pacemaker.read_cib(str(out))
+def test_the_restore_cib_holds_the_targets_stopped_with_their_ids_uuids_and_operations():
+    _, summary, got = restore()
     assert summary["resources"] == sorted(TARGETS)
     assert [r["id"] for r in got["resources"]] == sorted(TARGETS)
     for record in got["resources"]:
@@ -56,9 +70,9 @@ def test_the_restore_cib_holds_the_targets_stopped_with_their_ids_uuids_and_oper
     assert summary["stonith"] == ["st-fencing"]
 
 
-def test_the_restore_cib_keeps_location_ids_and_scores_with_nodes_renamed(tmp_path):
-    summary, out = build(tmp_path)
-    locations = pacemaker.read_cib(str(out))["locations"]
+def test_the_restore_cib_keeps_location_ids_and_scores_with_nodes_renamed():
+    _, summary, got = restore()
+    locations = got["locations"]
     expected = []
     for rsc, primary in PRIMARY.items():
         secondary = next(n for n in EL6_MAP.values() if n != primary)
@@ -70,18 +84,20 @@ def test_the_restore_cib_keeps_location_ids_and_scores_with_nodes_renamed(tmp_pa
     assert summary["constraints"] == locations
 
 
-def test_move_ban_and_standby_constraints_are_reported_not_copied(tmp_path):
-    summary, out = build(tmp_path)
+def test_move_ban_and_standby_constraints_are_reported_not_copied():
+    root, summary, _ = restore()
     assert [d["id"] for d in summary["dropped_constraints"]] == [
         "cli-ban-demo-OST0000_4a7e91-on-ct6-mds2",
         "cli-prefer-demo-OST0001_c3d2f0",
     ]
-    assert "cli-" not in out.read_text()
+    assert b"cli-" not in cib.to_bytes(root)
+    assert "not restored (moves/bans of the old cluster): cli-ban-" in (
+        cib_restore.summary_note(summary)
+    )
 
 
-def test_defaults_and_properties_follow_the_backup_and_the_runbook(tmp_path):
-    summary, out = build(tmp_path)
-    got = pacemaker.read_cib(str(out))
+def test_defaults_and_properties_follow_the_backup_and_the_runbook():
+    _, summary, got = restore()
     # resource-stickiness and failure-timeout from the backup, migration-threshold added.
     assert got["rsc_defaults"] == {
         "resource-stickiness": "1000",
@@ -101,12 +117,11 @@ def test_defaults_and_properties_follow_the_backup_and_the_runbook(tmp_path):
     assert summary["properties"]["maintenance-mode"] == "true"
 
 
-def test_the_new_clusters_nodes_are_kept_and_no_fencing_attribute_is_copied(tmp_path):
-    _, out = build(tmp_path)
-    got = pacemaker.read_cib(str(out))
+def test_the_new_clusters_nodes_are_kept_and_no_fencing_attribute_is_copied():
+    root, _, got = restore()
     assert got["nodes"] == [{"id": "1", "uname": "ct6-mds1.lfs.intl", "attributes": {}}]
-    text = out.read_text()
-    assert "_fence_" not in text and "Fixture-" not in text
+    text = cib.to_bytes(root)
+    assert b"_fence_" not in text and b"Fixture-" not in text
 
 
 def test_the_output_is_private_and_the_summary_holds_no_secret(tmp_path):
@@ -133,6 +148,13 @@ def test_building_again_from_the_restored_cib_changes_nothing(tmp_path):
     )
 
 
+def test_the_restore_leaves_its_inputs_unchanged():
+    backup, base = cib.load_xml_file(str(EL6_BACKUP)), cib.load_xml_file(str(BASE))
+    before = (cib.to_bytes(backup), cib.to_bytes(base))
+    cib_restore.restore_cib(backup, EL6_MAP, base)
+    assert (cib.to_bytes(backup), cib.to_bytes(base)) == before
+
+
 def test_a_target_already_in_the_base_is_left_as_it_is(tmp_path):
     base = etree.parse(str(BASE)).getroot()
     started = etree.fromstring(
@@ -143,17 +165,16 @@ def test_a_target_already_in_the_base_is_left_as_it_is(tmp_path):
     base.find("configuration/resources").append(started)
     base_file = tmp_path / "base.xml"
     base_file.write_bytes(etree.tostring(base))
-    summary, out = build(tmp_path, base=base_file)
-    mgs = next(r for r in pacemaker.read_cib(str(out))["resources"] if r["id"] == "MGS_32834e")
+    _, summary, got = restore(base=base_file)
+    mgs = next(r for r in got["resources"] if r["id"] == "MGS_32834e")
     assert mgs["meta"] == {"target-role": "Started"}
     assert "MGS_32834e" in summary["kept"] and "MGS_32834e" not in summary["resources"]
 
 
-def test_an_el7_backup_restores_with_warnings_for_what_iml_would_not_find(tmp_path):
-    summary, out = build(tmp_path, backup=EL7_BACKUP, node_map=EL7_MAP)
+def test_an_el7_backup_restores_with_warnings_for_what_iml_would_not_find():
+    _, summary, got = restore(backup=EL7_BACKUP, node_map=EL7_MAP)
     assert summary["resources"] == ["MGS_7706ac", "demo-MDT0000_af7220"]
     assert [d["id"] for d in summary["dropped_constraints"]] == ["cli-standby-MGS_7706ac"]
-    got = pacemaker.read_cib(str(out))
     assert "probe" not in {r["id"] for r in got["resources"]}
     assert "location-probe" not in {rec["id"] for rec in got["locations"]}
     # The backup's own stonith meta is kept; the target's missing meta set is created.
@@ -165,16 +186,14 @@ def test_an_el7_backup_restores_with_warnings_for_what_iml_would_not_find(tmp_pa
     assert "rsc_order order-MGS_7706ac-demo-MDT0000_af7220" in warnings
 
 
-def test_more_than_two_nodes_stop_without_quorum(tmp_path):
+def test_more_than_two_nodes_stop_without_quorum():
     node_map = {**EL6_MAP, "ct6-mds3": "ct6-mds3.lfs.intl"}
-    summary, _ = build(tmp_path, node_map=node_map)
+    _, summary, _ = restore(node_map=node_map)
     assert summary["properties"]["no-quorum-policy"] == "stop"
 
 
-def test_agents_select_which_primitives_are_restored(tmp_path):
-    summary, out = build(
-        tmp_path, backup=EL7_BACKUP, node_map=EL7_MAP, agents="ocf:heartbeat:Dummy"
-    )
+def test_agents_select_which_primitives_are_restored():
+    _, summary, _ = restore(backup=EL7_BACKUP, node_map=EL7_MAP, agents="ocf:heartbeat:Dummy")
     assert summary["resources"] == ["probe"]
     assert [c["id"] for c in summary["constraints"]] == ["location-probe"]
 
@@ -187,7 +206,7 @@ def test_target_role_with_an_underscore_is_stopped_too():
         "</configuration></cib>"
     )
     base = etree.fromstring("<cib><configuration/></cib>")
-    new_root, _ = pacemaker._restore_cib(backup, EL6_MAP, base)
+    new_root, _ = cib_restore.restore_cib(backup, EL6_MAP, base)
     values = new_root.xpath("//primitive[@id='t']//nvpair/@value")
     assert values == ["Stopped"]
 
@@ -247,8 +266,8 @@ def test_a_node_missing_from_the_map_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("node_map", [{}, None, {"a": ""}, ["a"]])
-def test_an_empty_or_malformed_node_map_is_an_error(tmp_path, node_map):
-    with pytest.raises(CommandExecutionError, match="node_map"):
+def test_an_empty_or_malformed_node_map_is_a_bad_argument(tmp_path, node_map):
+    with pytest.raises(SaltInvocationError, match="node_map"):
         pacemaker.build_restore_cib(
             str(EL6_BACKUP), node_map, str(tmp_path / "o.xml"), base=str(BASE)
         )
@@ -276,7 +295,7 @@ def test_without_a_base_the_empty_cib_comes_from_cibadmin(tmp_path, monkeypatch)
 
 
 def test_the_fencing_plan_renames_nodes_and_sets_each_agent_last():
-    plan = pacemaker._fencing_plan(etree.parse(str(EL6_BACKUP)).getroot(), EL6_MAP, "backup")
+    plan = cib_restore.fencing_plan(cib.load_xml_file(str(EL6_BACKUP)), EL6_MAP, "backup")
     assert plan == [
         {
             "node": "ct6-mds1.lfs.intl",
@@ -319,3 +338,34 @@ def test_fencing_attributes_returns_the_plan_with_secrets_masked():
 def test_a_fencing_node_missing_from_the_map_is_an_error():
     with pytest.raises(CommandExecutionError, match="node 'ct6-mds2'"):
         pacemaker.fencing_attributes(str(EL6_BACKUP), {"ct6-mds1": "ct6-mds1.lfs.intl"})
+
+
+def test_only_what_the_cib_lacks_or_holds_otherwise_is_pending_and_agents_go_last():
+    plan = cib_restore.fencing_plan(cib.load_xml_file(str(EL6_BACKUP)), EL6_MAP)
+    current = {
+        "ct6-mds1.lfs.intl": dict(plan[0]["attributes"]),
+        "ct6-mds2.lfs.intl": {"0_fence_ipaddr": "192.168.0.1", "0_fence_plug": "elsewhere"},
+    }
+    pending = cib_restore.pending_plan(plan, current)
+    assert [entry["node"] for entry in pending] == ["ct6-mds2.lfs.intl"]
+    todo = [name for name, _ in pending[0]["attributes"]]
+    assert "0_fence_ipaddr" not in todo and "0_fence_plug" in todo
+    others, agents = cib_restore.agents_last(pending[0]["attributes"])
+    assert [name for name, _ in agents] == ["0_fence_agent", "1_fence_agent"]
+    assert [name for name, _ in others + agents] == todo
+    with pytest.raises(CommandExecutionError, match="ct6-mds2.lfs.intl not in the CIB"):
+        cib_restore.pending_plan(plan, {"ct6-mds1.lfs.intl": {}})
+
+
+def test_a_restore_refuses_to_run_behind_enabled_targets_out_of_maintenance():
+    _, summary, restored = restore()
+    again = cib_restore.restore_cib(cib.load_xml_file(str(EL6_BACKUP)), EL6_MAP, restore()[0])[1]
+    assert cib_restore.missing_after(again) == []
+    assert cib_restore.blocking_targets(restored, again) == []  # in maintenance, stopped
+    started = dict(restored, properties={"maintenance-mode": "false"})
+    started["resources"] = [dict(r, meta={}) for r in restored["resources"]]
+    assert cib_restore.blocking_targets(started, again) == sorted(TARGETS)
+    assert cib_restore.invariant_problems(started, summary["resources"]) == [
+        *[f"{t} is not target-role=Stopped" for t in sorted(TARGETS)],
+        "maintenance-mode is not true",
+    ]
