@@ -81,9 +81,8 @@ def test_runners_load_the_library_on_the_master(synced_master, salt_run_cli):
     ret = salt_run_cli.run("lustre_upgrade.preflight", "pair=no-such-pair")
     report = ret.data
     assert report["ok"] is False
-    assert report["inhibitors"] == [
-        "pillar key lustre_upgrade:pairs:no-such-pair is missing (pairs defined: oss1)"
-    ]
+    (finding,) = report["inhibitors"]
+    assert finding.startswith("pillar key lustre_upgrade:pairs:no-such-pair is missing"), finding
 
 
 def test_pillar_example_renders_with_gpg_secrets_decrypted(minions, salt_cli):
