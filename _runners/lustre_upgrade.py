@@ -97,7 +97,7 @@ def preflight(pair=None):
         salt-run lustre_upgrade.preflight pair=oss1
     """
     config = _pillar().get("lustre_upgrade")
-    inhibitors = validate_pair(pair, config)
+    inhibitors = pair_pillar.validate_pair(pair, config, source=_pillar_source())
     nodes = []
     if not inhibitors:
         nodes = [dict(node) for node in config["pairs"][pair]["nodes"]]
@@ -112,10 +112,27 @@ def _pillar():
     return __salt__["pillar.show_pillar"]()
 
 
+def _pillar_source():
+    """The pillar file that defines ``lustre_upgrade``, where the master's pillar_roots
+    hold it, for findings that name the file to edit."""
+    for root in (__opts__.get("pillar_roots") or {}).get("base", []):
+        for candidate in ("lustre_upgrade/init.sls", "lustre_upgrade.sls"):
+            path = os.path.join(root, candidate)
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+def _cmd(tgt, fun, arg=(), timeout=60, **kwargs):
+    """One job on minions, through a LocalClient closed when it is done (an open one
+    leaves its event bus connection behind and Salt warns about it at exit)."""
+    with salt.client.get_local_client(__opts__["conf_file"]) as client:
+        return client.cmd(tgt, fun, list(arg), timeout=timeout, **kwargs)
+
+
 def _check_reachable(nodes):
     minions = [node["minion"] for node in nodes]
-    client = salt.client.get_local_client(__opts__["conf_file"])
-    grains = client.cmd(
+    grains = _cmd(
         minions, "grains.item", ["os_family", "osmajorrelease", "fqdn"], tgt_type="list", timeout=30
     )
     findings = []
@@ -152,9 +169,8 @@ def backup_node(minion, kind="server", method=None, root=None, cib_file=None, ti
 
         salt-run lustre_upgrade.backup_node oss1-a
     """
-    client = salt.client.get_local_client(__opts__["conf_file"])
     if method is None:
-        found = client.cmd(minion, "sys.list_functions", ["node_backup.create"], timeout=30)
+        found = _cmd(minion, "sys.list_functions", ["node_backup.create"], timeout=30)
         if minion not in found:
             raise CommandExecutionError(
                 f"minion {minion} did not answer: is its salt-minion running?"
@@ -163,23 +179,21 @@ def backup_node(minion, kind="server", method=None, root=None, cib_file=None, ti
     if method == "module":
         kwargs = {"kind": kind, "dest": BACKUP_DIR}
         kwargs.update({k: v for k, v in (("root", root), ("cib_file", cib_file)) if v})
-        ret = client.cmd(
-            minion, "node_backup.create", kwarg=kwargs, timeout=timeout, full_return=True
-        )
+        ret = _cmd(minion, "node_backup.create", kwarg=kwargs, timeout=timeout, full_return=True)
         answer = ret.get(minion, {})
         if answer.get("retcode", 1) != 0 or not isinstance(answer.get("ret"), dict):
             raise CommandExecutionError(f"backup on {minion} failed: {answer.get('ret')}")
         path = answer["ret"]["path"]
     elif method == "script":
-        path = _backup_with_script(client, minion, kind, root, cib_file, timeout)
+        path = _backup_with_script(minion, kind, root, cib_file, timeout)
     else:
         raise SaltInvocationError(f"unknown backup method {method!r}: use module or script")
     return collect_backup(minion, path)
 
 
-def _backup_with_script(client, minion, kind, root, cib_file, timeout):
+def _backup_with_script(minion, kind, root, cib_file, timeout):
     env = {k: v for k, v in (("NODE_BACKUP_ROOT", root), ("CIB_file", cib_file)) if v}
-    ret = client.cmd(
+    ret = _cmd(
         minion,
         "cmd.script",
         [EL6_BACKUP_SCRIPT],
@@ -191,7 +205,7 @@ def _backup_with_script(client, minion, kind, root, cib_file, timeout):
         raise CommandExecutionError(f"backup script on {minion} failed: {detail}")
     path = ret["stdout"].strip().splitlines()[-1]
     for name in (path, path + backup_format.SIDECAR_SUFFIX):
-        pushed = client.cmd(minion, "cp.push", [name], timeout=timeout).get(minion)
+        pushed = _cmd(minion, "cp.push", [name], timeout=timeout).get(minion)
         if pushed is not True:
             raise CommandExecutionError(
                 f"cp.push {name} from {minion} failed: check file_recv: True on the master"
@@ -304,8 +318,7 @@ def deliver_backup(minion, backup=None, dest_dir=RESTORE_DIR):
         backup_format.seal(backup, pubkey, sealed)
         digest = fileio.sha256_file(sealed)
         _send_file(minion, sealed, dest)
-    client = salt.client.get_local_client(__opts__["conf_file"])
-    got = client.cmd(minion, "file.get_hash", [dest, "sha256"], timeout=60).get(minion)
+    got = _cmd(minion, "file.get_hash", [dest, "sha256"], timeout=60).get(minion)
     if got != digest:
         raise CommandExecutionError(
             f"delivering {os.path.basename(backup)} to {minion} failed (got {got!r}); run again"
@@ -316,8 +329,7 @@ def deliver_backup(minion, backup=None, dest_dir=RESTORE_DIR):
 def _send_file(minion, source, dest):
     # The same chunked protocol as salt-cp, to the one minion only; what travels and
     # what the job cache keeps is ciphertext.
-    client = salt.client.get_local_client(__opts__["conf_file"])
-    with open(source, "rb") as fh:
+    with salt.client.get_local_client(__opts__["conf_file"]) as client, open(source, "rb") as fh:
         index = 0
         while True:
             chunk = fh.read(CHUNK_BYTES)

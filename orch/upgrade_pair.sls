@@ -5,7 +5,6 @@
 
 # 0. Preflight [Risks, Prepare for the Upgrade]: pillar complete, both nodes reachable.
 preflight:
-  salt.runner:
-    - name: lustre_upgrade.preflight
+  lustre_upgrade.preflight_passed:
     - pair: {{ pair | json }}
     - failhard: True

@@ -3,8 +3,11 @@ The ``lustre_upgrade`` pillar of one HA pair: what makes it unusable, and each n
 flavour.
 
 Validation returns findings (sentences, each naming the pillar key to fix) instead of
-raising at the first one, so the preflight report lists them all.
+raising at the first one, so the preflight report lists them all. A node is named as the
+pillar's comments name it, "node 1" and "node 2" in upgrade order, with its minion id.
 """
+
+EXAMPLE_FILE = "pillar.example/lustre_upgrade/init.sls"
 
 OSD_FLAVOURS = ("ldiskfs", "zfs", "ldiskfs-zfs")
 NODE_KEYS = ("minion", "old_name", "fqdn")
@@ -16,15 +19,29 @@ def node_osd(config, pair, node):
     return node.get("osd", pair_config.get("osd", config.get("osd")))
 
 
-def validate_pair(pair, config):
+def node_label(index, node):
+    """``node 2 (oss1-b)``: the node's place in upgrade order, counted from 1, and its minion."""
+    minion = node.get("minion") if isinstance(node, dict) else None
+    return f"node {index + 1} ({minion})" if minion else f"node {index + 1}"
+
+
+def validate_pair(pair, config, source=None):
     """
     The findings (strings, each naming a pillar key) that make ``pair`` unusable; empty
-    when the pair can be upgraded. ``config`` is the ``lustre_upgrade`` pillar dictionary.
+    when the pair can be upgraded. ``config`` is the ``lustre_upgrade`` pillar dictionary;
+    ``source``, the pillar file that defines it where known, is named in each finding.
     """
     if not pair:
         return ["no pair given: run salt-run state.orch orch.upgrade_pair pillar='{pair: <name>}'"]
     if not isinstance(config, dict):
-        return ["pillar key lustre_upgrade is missing: see pillar.example/lustre_upgrade/"]
+        return [f"pillar key lustre_upgrade is missing: see {EXAMPLE_FILE}"]
+    findings = _pair_findings(pair, config)
+    if source:
+        findings = [f"{finding} (in {source})" for finding in findings]
+    return findings
+
+
+def _pair_findings(pair, config):
     pairs = config.get("pairs")
     if not isinstance(pairs, dict) or pair not in pairs:
         known = ", ".join(sorted(pairs)) if isinstance(pairs, dict) else "none"
@@ -35,7 +52,8 @@ def validate_pair(pair, config):
         return [f"pillar key {prefix}:nodes must list exactly the pair's two nodes"]
     findings = []
     for index, node in enumerate(nodes):
-        findings += _node_findings(config, pair, f"{prefix}:nodes:{index}", node)
+        where = f"{prefix}:nodes, {node_label(index, node)}"
+        findings += _node_findings(config, pair, where, node)
     for key in NODE_KEYS:
         values = [n.get(key) for n in nodes if isinstance(n, dict)]
         if len(values) == 2 and values[0] and values[0] == values[1]:
@@ -46,17 +64,17 @@ def validate_pair(pair, config):
 def _node_findings(config, pair, where, node):
     if not isinstance(node, dict):
         return [f"pillar key {where} must be a mapping with {', '.join(NODE_KEYS)}"]
-    findings = [f"pillar key {where}:{key} is missing" for key in NODE_KEYS if not node.get(key)]
+    findings = [f"pillar key {where}: {key} is missing" for key in NODE_KEYS if not node.get(key)]
     fqdn = node.get("fqdn") or ""
     old_name = node.get("old_name") or ""
     if fqdn and "." not in fqdn:
-        findings.append(f"pillar key {where}:fqdn ({fqdn}) is not a fully qualified name")
+        findings.append(f"pillar key {where}: fqdn ({fqdn}) is not a fully qualified name")
     if fqdn != fqdn.lower() or old_name != old_name.lower():
         findings.append(f"pillar key {where}: node names must be lowercase for Pacemaker")
     osd = node_osd(config, pair, node)
     if osd not in OSD_FLAVOURS:
         findings.append(
-            f"pillar key {where}:osd (or lustre_upgrade:pairs:{pair}:osd, lustre_upgrade:osd) "
+            f"pillar key {where}: osd (or lustre_upgrade:pairs:{pair}:osd, lustre_upgrade:osd) "
             f"is {osd!r}; expected one of {', '.join(OSD_FLAVOURS)}"
         )
     return findings

@@ -33,7 +33,7 @@ def test_every_pair_of_the_example_pillar_is_usable(pair):
     ("pair", "config", "findings"),
     [
         (None, EXAMPLE, ["no pair given: run salt-run state.orch orch.upgrade_pair pillar='{pair: <name>}'"]),
-        ("oss1", None, ["pillar key lustre_upgrade is missing: see pillar.example/lustre_upgrade/"]),
+        ("oss1", None, ["pillar key lustre_upgrade is missing: see pillar.example/lustre_upgrade/init.sls"]),
         ("oss9", EXAMPLE, ["pillar key lustre_upgrade:pairs:oss9 is missing (pairs defined: mds1, oss1)"]),
         ("oss1", {"pairs": []}, ["pillar key lustre_upgrade:pairs:oss1 is missing (pairs defined: none)"]),
         (
@@ -44,22 +44,22 @@ def test_every_pair_of_the_example_pillar_is_usable(pair):
         (
             "oss1",
             changed(lambda c: c["pairs"]["oss1"]["nodes"].__setitem__(1, "oss1-b")),
-            [f"pillar key {OSS1}:nodes:1 must be a mapping with minion, old_name, fqdn"],
+            [f"pillar key {OSS1}:nodes, node 2 must be a mapping with minion, old_name, fqdn"],
         ),
         (
             "oss1",
             changed(lambda c: node(c, 0).pop("fqdn")),
-            [f"pillar key {OSS1}:nodes:0:fqdn is missing"],
+            [f"pillar key {OSS1}:nodes, node 1 (oss1-a): fqdn is missing"],
         ),
         (
             "oss1",
             changed(lambda c: node(c, 1).update(fqdn="oss1-b")),
-            [f"pillar key {OSS1}:nodes:1:fqdn (oss1-b) is not a fully qualified name"],
+            [f"pillar key {OSS1}:nodes, node 2 (oss1-b): fqdn (oss1-b) is not a fully qualified name"],
         ),
         (
             "oss1",
             changed(lambda c: node(c, 0).update(old_name="OSS1-A")),
-            [f"pillar key {OSS1}:nodes:0: node names must be lowercase for Pacemaker"],
+            [f"pillar key {OSS1}:nodes, node 1 (oss1-a): node names must be lowercase for Pacemaker"],
         ),
         (
             "oss1",
@@ -70,7 +70,7 @@ def test_every_pair_of_the_example_pillar_is_usable(pair):
             "oss1",
             changed(lambda c: node(c, 1).update(osd="btrfs")),
             [
-                f"pillar key {OSS1}:nodes:1:osd (or {OSS1}:osd, lustre_upgrade:osd) is 'btrfs'; "
+                f"pillar key {OSS1}:nodes, node 2 (oss1-b): osd (or {OSS1}:osd, lustre_upgrade:osd) is 'btrfs'; "
                 "expected one of ldiskfs, zfs, ldiskfs-zfs"
             ],
         ),
@@ -91,7 +91,15 @@ def test_every_problem_of_a_pair_is_reported_at_once():
 
     findings = pair_pillar.validate_pair("oss1", changed(break_both))
     assert len(findings) == 3
-    assert findings[0] == f"pillar key {OSS1}:nodes:0:minion is missing"
+    assert findings[0] == f"pillar key {OSS1}:nodes, node 1: minion is missing"
+
+
+def test_findings_name_the_pillar_file_where_it_is_known():
+    config = changed(lambda c: node(c, 1).pop("old_name"))
+    source = "/srv/pillar/lustre_upgrade/init.sls"
+    assert pair_pillar.validate_pair("oss1", config, source=source) == [
+        f"pillar key {OSS1}:nodes, node 2 (oss1-b): old_name is missing (in {source})"
+    ]
 
 
 @pytest.mark.parametrize(
