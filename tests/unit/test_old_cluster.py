@@ -1,0 +1,122 @@
+"""What the master sends to a node in its old life, and how it reads the answers."""
+
+import pytest
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from lustre_upgrade_lib import old_cluster
+from tests.support import REAL_FIXTURES
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (old_cluster.crm_mon_argv(), ["crm_mon", "--one-shot", "--as-xml"]),
+        (old_cluster.cib_query_argv(), ["cibadmin", "--query"]),
+        (
+            old_cluster.standby_argv("ct6-oss1"),
+            ["crm_attribute", "--type", "nodes", "--node", "ct6-oss1", "--name", "standby",
+             "--update", "on"],
+        ),
+        (
+            old_cluster.standby_argv("ct6-oss1", standby=False),
+            ["crm_attribute", "--type", "nodes", "--node", "ct6-oss1", "--name", "standby",
+             "--update", "off"],
+        ),
+        (
+            old_cluster.target_role_argv("MGS_32834e", "Stopped"),
+            ["crm_resource", "--resource", "MGS_32834e", "--meta", "--set-parameter",
+             "target-role", "--parameter-value", "Stopped"],
+        ),
+        (
+            old_cluster.stop_cluster_argvs(),
+            [["service", "pacemaker", "stop"], ["service", "corosync", "stop"]],
+        ),
+        (
+            old_cluster.disable_autostart_argvs(),
+            [["chkconfig", "pacemaker", "off"], ["chkconfig", "corosync", "off"]],
+        ),
+        (old_cluster.daemons_argv(), ["pidof", "pacemakerd", "corosync"]),
+    ],
+    ids=["crm_mon", "cib", "standby", "unstandby", "stop-target", "stop", "disable", "pidof"],
+)  # fmt: skip
+def test_old_node_commands_are_pacemakers_own_cli_and_sysv(argv, expected):
+    assert argv == expected
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: old_cluster.standby_argv(""), "node '' is not a name"),
+        (lambda: old_cluster.standby_argv("--all"), "node '--all' is not a name"),
+        (lambda: old_cluster.target_role_argv("MGS", "Master"), "target-role 'Master'"),
+        (lambda: old_cluster.service_argv("pacemaker", "restart"), "service action 'restart'"),
+    ],
+)
+def test_bad_arguments_are_refused_before_any_command(build, message):
+    with pytest.raises(SaltInvocationError, match=message):
+        build()
+
+
+@pytest.mark.parametrize(
+    ("result", "expected"),
+    [
+        ({"retcode": 1, "stdout": "", "stderr": ""}, []),
+        ({"retcode": 0, "stdout": "2411 2398", "stderr": ""}, ["2411", "2398"]),
+    ],
+)
+def test_pidof_tells_which_cluster_daemons_run(result, expected):
+    assert old_cluster.running_daemons(result) == expected
+
+
+def test_a_pidof_that_did_not_answer_is_not_read_as_stopped():
+    with pytest.raises(CommandExecutionError, match="exit 127"):
+        old_cluster.running_daemons({"retcode": 127, "stdout": "", "stderr": "not found"})
+
+
+PROC_MOUNTS = """\
+/dev/mapper/vg_root-lv_root / ext4 rw,relatime,barrier=1,data=ordered 0 0
+proc /proc proc rw,relatime 0 0
+/dev/sdb /mnt/MGS lustre ro 0 0
+/dev/sdc /mnt/demo-MDT0000 lustre ro 0 0
+/srv/targets/odd /mnt/with\\040space none rw,bind 0 0
+"""
+
+
+def test_proc_mounts_are_read_with_their_escapes():
+    mounts = old_cluster.parse_proc_mounts(PROC_MOUNTS)
+    assert mounts[2] == {"device": "/dev/sdb", "mountpoint": "/mnt/MGS", "fstype": "lustre"}
+    assert mounts[4]["mountpoint"] == "/mnt/with space"
+
+
+@pytest.mark.parametrize(
+    ("mountpoints", "served"),
+    [
+        (["/mnt/MGS", "/mnt/demo-MDT0000"], ["/mnt/MGS", "/mnt/demo-MDT0000"]),
+        (["/mnt/demo-OST0000"], []),
+        (["/mnt/with space/"], ["/mnt/with space"]),
+        (["/mnt"], []),
+    ],
+)
+def test_served_mount_points_are_the_target_stores_that_are_mounted(mountpoints, served):
+    mounts = old_cluster.parse_proc_mounts(PROC_MOUNTS)
+    assert old_cluster.served_mountpoints(mounts, mountpoints) == served
+
+
+def test_the_target_store_listing_reads_every_target_by_uuid(real_fixtures):
+    mgs = (REAL_FIXTURES / "online-help" / "targets-MGS.json").read_text()
+    mdt = (REAL_FIXTURES / "online-help" / "targets-demo-MDT0000.json").read_text()
+    listing = "".join(
+        f"/var/lib/chroma/targets/{uuid}:{line}\n"
+        for uuid, text in (("0b9bd6a4", mgs), ("9aaf3d9d", mdt))
+        for line in text.splitlines()
+    )
+    targets = old_cluster.parse_target_store_listing(listing)
+    assert sorted(targets) == ["0b9bd6a4", "9aaf3d9d"]
+    assert targets["0b9bd6a4"]["mntpt"] == "/mnt/MGS"
+    assert targets["9aaf3d9d"]["target_name"] == "demo-MDT0000"
+
+
+def test_a_damaged_target_file_is_named_with_what_to_do():
+    listing = '/var/lib/chroma/targets/0b9bd6a4:{"bdev": "/dev/sdb"\n'
+    with pytest.raises(CommandExecutionError, match="targets/0b9bd6a4: not valid JSON"):
+        old_cluster.parse_target_store_listing(listing)
