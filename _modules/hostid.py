@@ -22,6 +22,7 @@ else:
 __virtualname__ = "hostid"
 
 DEFAULT_PATH = "/etc/hostid"
+HOSTID_TIMEOUT = 30
 
 
 def __virtual__():
@@ -57,30 +58,46 @@ def current():
 
         salt '*' hostid.current
     """
-    res = __salt__["cmd.run_all"](["hostid"], python_shell=False, ignore_retcode=True)
+    res = __salt__["cmd.run_all"](
+        ["hostid"], python_shell=False, ignore_retcode=True, timeout=HOSTID_TIMEOUT
+    )
     if res["retcode"] != 0:
         raise CommandExecutionError(f"hostid failed: {res['stderr'].strip()}")
     return hostid_value.parse_command_output(res["stdout"])
 
 
-def make_persistent(path=DEFAULT_PATH, test=False):
+def make_persistent(path=DEFAULT_PATH, test=False, hostid=None):
     """
-    Write the current hostid to ``path`` unless a persistent hostid already exists.
+    Write the current hostid (or ``hostid``) to ``path`` unless a persistent hostid
+    already exists.
+
+    hostid
+        The hostid to keep, e.g. the one the node's backup recorded (what its ZFS pools
+        were last imported under); default: what ``hostid`` prints now.
 
     Returns ``{"changed": bool, "hostid": "xxxxxxxx", "path": path}``. An existing file
     is never rewritten, even if it differs from what ``hostid`` prints: pools may already
-    carry that value.
+    carry that value. If it differs from ``hostid``, that is an error naming both values.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt '*' hostid.make_persistent
+        salt '*' hostid.make_persistent hostid=c0a8000a
     """
+    wanted = None if hostid is None else hostid_value.normalize(hostid)
     existing = _read_file(path)
     if existing is not None:
+        if wanted is not None and existing != wanted:
+            raise CommandExecutionError(
+                f"{path} holds hostid {existing}, not {wanted}: it is never replaced, since "
+                "pools may carry either value. Check which hostid the node's ZFS pools were "
+                "last imported under (zpool import shows the host id) and correct the file "
+                "by hand"
+            )
         return {"changed": False, "hostid": existing, "path": path}
-    value = current()
+    value = wanted or current()
     if not test:
         try:
             # link(2), not rename(2): a hostid written meanwhile by someone else is kept.

@@ -221,6 +221,9 @@ def collect_backup(minion, path):
 
     A backup whose checksum does not match what the node computed, whose content does
     not verify, or that another minion pushed, fails: no destructive step may follow.
+    Once the master holds the verified copy, the node's plaintext copy is removed (or
+    kept root-only with pillar ``lustre_upgrade:backup:keep_on_node``); ``on_node``
+    says which.
 
     CLI Example:
 
@@ -262,7 +265,37 @@ def collect_backup(minion, path):
         "kind": info["kind"],
         "created": info["created"],
         "absent": info.get("absent", []),
+        "on_node": _plaintext_on_node(minion, path, actual),
     }
+
+
+def _keep_on_node():
+    config = _pillar().get("lustre_upgrade") or {}
+    return bool((config.get("backup") or {}).get("keep_on_node", False))
+
+
+def _plaintext_on_node(minion, path, digest):
+    """Remove (or make root-only) the node's plaintext copy the master now holds verified.
+
+    An EL7 node with this extension prunes it itself; an EL6 node, with core functions
+    only, and only while the file is still the one the master verified.
+    """
+    found = _cmd(minion, "sys.list_functions", ["node_backup.prune"], timeout=30).get(minion)
+    if found:
+        ret = _cmd(minion, "node_backup.prune", [digest], kwarg={"path": path}, timeout=60)
+        return ret.get(minion)
+    keep = _keep_on_node()
+    outcome = {"keep_on_node": keep, "removed": [], "kept": [], "other": []}
+    if _cmd(minion, "file.get_hash", [path, "sha256"], timeout=60).get(minion) != digest:
+        outcome["other"].append(path)
+        return outcome
+    for name in (path, path + backup_format.SIDECAR_SUFFIX):
+        if keep:
+            _cmd(minion, "file.set_mode", [name, "0600"], timeout=60)
+            outcome["kept"].append(name)
+        elif _cmd(minion, "file.remove", [name], timeout=60).get(minion) is True:
+            outcome["removed"].append(name)
+    return outcome
 
 
 @_reports_failure
@@ -286,7 +319,9 @@ def backups(minion):
 def deliver_backup(minion, backup=None, dest_dir=RESTORE_DIR):
     """
     Send ``minion`` its own newest verified backup (or ``backup``), sealed for the
-    minion's current key, so only that node can open it. Returns the path on the node.
+    minion's current key, so only that node can open it. Returns ``{"minion", "path",
+    "sha256", "archive_sha256"}``: where the sealed copy is on the node, its checksum and
+    the archive's, both of which ``node_backup.restore`` checks before it opens it.
 
     CLI Example:
 
@@ -315,15 +350,21 @@ def deliver_backup(minion, backup=None, dest_dir=RESTORE_DIR):
     dest = os.path.join(dest_dir, os.path.basename(backup) + ".sealed")
     with tempfile.TemporaryDirectory(prefix="lustre-upgrade-seal.") as work:
         sealed = os.path.join(work, "sealed")
-        backup_format.seal(backup, pubkey, sealed)
-        digest = fileio.sha256_file(sealed)
+        sealed_info = backup_format.seal(backup, pubkey, sealed)
+        digest = sealed_info["sha256"]
         _send_file(minion, sealed, dest)
     got = _cmd(minion, "file.get_hash", [dest, "sha256"], timeout=60).get(minion)
     if got != digest:
         raise CommandExecutionError(
             f"delivering {os.path.basename(backup)} to {minion} failed (got {got!r}); run again"
         )
-    return {"minion": minion, "path": dest, "sha256": digest}
+    # node_backup.restore takes both: the sealed file's and the archive's own checksum.
+    return {
+        "minion": minion,
+        "path": dest,
+        "sha256": digest,
+        "archive_sha256": sealed_info["archive_sha256"],
+    }
 
 
 def _send_file(minion, source, dest):

@@ -11,7 +11,12 @@ EL6 nodes produce the same layout with ``salt://lustre/files/node-backup.sh``.
 
 A sealed copy (``SEAL_MAGIC``, a JSON header, then the AES-256-GCM ciphertext) opens only
 with the private key of the minion it was sealed for: the key is wrapped with that
-minion's RSA public key (OAEP/SHA-256).
+minion's RSA public key (OAEP/SHA-256). The header, authenticated by GCM, carries the
+archive's sha256. Anyone holding a minion's public key can seal for it, so a sealed copy
+proves nothing about who made it: a restore also checks the sha256 the master recorded.
+
+Unpacking is member by member and accepts only regular files, directories and relative
+symlinks that stay inside the backup's top directory; nothing is written through a link.
 
 Everything here reads and writes files it is given; nothing runs a command or reads Salt's
 configuration, so the master verifies and seals with the same code the node uses.
@@ -22,6 +27,7 @@ import glob
 import io
 import json
 import os
+import re
 import stat
 import tarfile
 import time
@@ -32,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from . import fileio
+from . import accounts, fileio, hostid_value
 
 FORMAT = 1
 SUMS = "SHA256SUMS"
@@ -68,6 +74,9 @@ MANIFESTS = {
         "/etc/corosync/corosync.conf",
         "/etc/ssh",
         "/root/.ssh",
+        # ZFS pools were last imported under this hostid (absent: backup.json records
+        # the value ``hostid`` printed).
+        "/etc/hostid",
     ),
     "manager": _COMMON + ("/etc/ssh", "/root/.ssh"),
 }
@@ -93,9 +102,19 @@ RESTORED_FILES = (
     "/etc/sudoers",
     "/etc/ntp.conf",
     "/etc/modprobe.d/iml_lnet_module_parameters.conf",
+    "/etc/hostid",
 )
 RESTORED_TREES = ("/etc/ssh", "/root/.ssh", "/var/lib/chroma")
 REFERENCE_ONLY = ("/etc/sysconfig/network", "/etc/sysconfig/network-scripts")
+ACCOUNT_FILES = tuple(f"/etc/{name}" for name in accounts.FILES)
+HOSTID_FILE = "/etc/hostid"
+# The IML manager's /var/lib/chroma holds the installer's package mirror (repo/): only the
+# certificates and keys at its top go back, the installed ones kept aside (runbook
+# "Restore the IML Configuration": mv /var/lib/chroma/*.* certs-inst/).
+CHROMA = "/var/lib/chroma"
+MANAGER_CERTS_ASIDE = "/var/lib/chroma/certs-inst"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_HOSTID = re.compile(r"[0-9a-f]{8}")
 
 _OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
@@ -180,9 +199,11 @@ def format_sums(sums):
     return "".join(f"{digest}  {name}\n" for name, digest in sorted(sums.items()))
 
 
-def new_info(kind, minion, hostname, created, manifest_paths, absent, contents, extras):
-    """The ``backup.json`` of a backup taken now."""
-    return {
+def new_info(
+    kind, minion, hostname, created, manifest_paths, absent, contents, extras, hostid=None
+):
+    """The ``backup.json`` of a backup taken now (``hostid``: the one in effect, if known)."""
+    info = {
         "format": FORMAT,
         "kind": kind,
         "minion": minion,
@@ -193,6 +214,9 @@ def new_info(kind, minion, hostname, created, manifest_paths, absent, contents, 
         "contents": list(contents),
         "extras": sorted(extras),
     }
+    if hostid is not None:
+        info["hostid"] = hostid_value.normalize(hostid)
+    return info
 
 
 def dump_info(info):
@@ -212,7 +236,20 @@ def load_info(raw, source):
             raise CommandExecutionError(f"backup {source}: {INFO} has no {key!r}")
     if info["kind"] not in MANIFESTS:
         raise CommandExecutionError(f"backup {source}: unknown kind {info['kind']!r} in {INFO}")
+    hostid = info.get("hostid")
+    if hostid is not None and not (isinstance(hostid, str) and _HOSTID.fullmatch(hostid)):
+        raise CommandExecutionError(
+            f"backup {source}: hostid {hostid!r} in {INFO} is not 8 lowercase hex digits"
+        )
     return info
+
+
+def check_sha256(value, what="sha256"):
+    """``value`` as 64 lowercase hex digits; SaltInvocationError otherwise."""
+    text = str(value or "").strip().lower()
+    if not _SHA256.fullmatch(text):
+        raise SaltInvocationError(f"{what} {value!r} is not a sha256 (64 hex digits)")
+    return text
 
 
 def write_sidecar(archive_path, digest):
@@ -340,33 +377,141 @@ def verify(path):
 
 
 def unpack(archive_path, dest):
-    """Unpack a verified archive into ``dest``, keeping owners and modes, nothing outside."""
-    with tarfile.open(archive_path, "r:gz") as tar:
-        # The "tar" filter (Python 3.12, backported to 3.8.17+) refuses absolute paths and
-        # links out of dest while keeping owners and modes; older Pythons get the same
-        # checks here.
-        if hasattr(tarfile, "tar_filter"):
-            try:
-                tar.extractall(dest, numeric_owner=True, filter="tar")
-            except tarfile.FilterError as exc:
-                raise CommandExecutionError(
-                    f"backup member {exc.tarinfo.name!r} points outside the backup: {exc}"
-                ) from exc
-            return
-        for member in tar.getmembers():
-            name = os.path.normpath(member.name)
-            if name.startswith(("/", "..")) or (member.islnk() and member.linkname.startswith("/")):
-                raise CommandExecutionError(
-                    f"backup member {member.name!r} points outside the backup"
-                )
-        tar.extractall(dest, numeric_owner=True)
+    """
+    Unpack an archive into the directory ``dest`` (created if missing), member by member,
+    keeping content, modes (permission bits), numeric owners and times.
+
+    Only regular files, directories and relative symlinks that stay inside the archive's
+    top directory are accepted; a member named absolute or with ``..``, one appearing
+    twice, a hard link, a device, a fifo, or a member below a symlink is refused
+    (CommandExecutionError naming it), and nothing is written outside ``dest``.
+    """
+    os.makedirs(dest, mode=0o700, exist_ok=True)
+    dest = os.path.realpath(dest)
+    directories, links = [], []
+    seen = set()
+    top = None
+    try:
+        with tarfile.open(archive_path, "r:gz") as tar:
+            for member in tar:
+                name = _member_name(member)
+                parts = name.split("/")
+                top = top or parts[0]
+                if parts[0] != top:
+                    raise _refused(member, f"is outside the top directory {top}/")
+                if name in seen:
+                    raise _refused(member, "appears twice in the archive")
+                seen.add(name)
+                target = os.path.join(dest, *parts)
+                _make_parents(dest, parts[:-1], member)
+                if member.isdir():
+                    _extract_directory(target, member)
+                    directories.append((target, member))
+                elif member.isreg():
+                    _extract_file(tar, member, target)
+                elif member.issym():
+                    _check_link(member, name, top)
+                    os.symlink(member.linkname, target)
+                    os.lchown(target, member.uid, member.gid)
+                    os.utime(target, (member.mtime, member.mtime), follow_symlinks=False)
+                    links.append((target, member))
+                elif member.islnk():
+                    raise _refused(member, "is a hard link: a backup holds no hard links")
+                else:
+                    raise _refused(member, f"is a {_KINDS.get(member.type, 'special file')}")
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise CommandExecutionError(f"cannot unpack backup {archive_path}: {exc}") from exc
+    tree = os.path.join(dest, top) if top else dest
+    for target, member in links:
+        resolved = os.path.realpath(target)
+        if not _inside(resolved, tree):
+            raise _refused(member, f"points outside the backup (to {resolved})")
+    for target, member in reversed(directories):
+        os.chmod(target, member.mode & 0o777)
+        os.utime(target, (member.mtime, member.mtime))
+
+
+_KINDS = {
+    tarfile.CHRTYPE: "character device",
+    tarfile.BLKTYPE: "block device",
+    tarfile.FIFOTYPE: "fifo",
+}
+
+
+def _refused(member, why):
+    return CommandExecutionError(f"backup member {member.name!r} {why}: the archive is refused")
+
+
+def _member_name(member):
+    name = member.name.rstrip("/")
+    if name.startswith("/"):
+        raise _refused(member, "has an absolute name")
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise _refused(member, "has an empty, '.' or '..' path component")
+    return name
+
+
+def _inside(path, top):
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def _make_parents(dest, parts, member):
+    """Create the missing parents of a member; an existing one must be a real directory."""
+    current = dest
+    for part in parts:
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            os.mkdir(current, 0o700)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            raise _refused(member, f"is below the symlink {part!r}: nothing is written through it")
+        if not stat.S_ISDIR(st.st_mode):
+            raise _refused(member, f"is below {part!r}, which is not a directory")
+
+
+def _extract_directory(target, member):
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        os.mkdir(target, 0o700)
+    else:
+        if not stat.S_ISDIR(st.st_mode):
+            raise _refused(member, "replaces a member that is not a directory")
+    os.lchown(target, member.uid, member.gid)
+
+
+def _extract_file(tar, member, target):
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    fd = os.open(target, flags, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        source = tar.extractfile(member)
+        for block in iter(lambda: source.read(1 << 20), b""):
+            out.write(block)
+        os.fchown(out.fileno(), member.uid, member.gid)
+        os.fchmod(out.fileno(), member.mode & 0o777)
+    os.utime(target, (member.mtime, member.mtime))
+
+
+def _check_link(member, name, top):
+    link = member.linkname
+    if not link or link.startswith("/"):
+        raise _refused(member, f"is an absolute symlink (to {link!r})")
+    resolved = os.path.normpath(os.path.join(os.path.dirname(name), link))
+    if not _inside(resolved, top):
+        raise _refused(member, f"points outside the backup (to {link!r})")
 
 
 # --- sealing for one node ----------------------------------------------------------------
 
 
 def seal_bytes(plain, name, public_pem):
-    """``plain`` (the archive ``name``) sealed for the RSA public key ``public_pem``."""
+    """
+    ``plain`` (the archive ``name``) sealed for the RSA public key ``public_pem``; the
+    header (authenticated by GCM) carries the archive's sha256.
+    """
     try:
         public = serialization.load_pem_public_key(public_pem)
     except (ValueError, TypeError) as exc:
@@ -376,6 +521,7 @@ def seal_bytes(plain, name, public_pem):
     header = json.dumps(
         {
             "name": os.path.basename(name),
+            "sha256": fileio.sha256_bytes(plain),
             "key": base64.b64encode(public.encrypt(key, _OAEP)).decode(),
             "nonce": base64.b64encode(nonce).decode(),
         }
@@ -383,8 +529,22 @@ def seal_bytes(plain, name, public_pem):
     return SEAL_MAGIC + header + b"\n" + AESGCM(key).encrypt(nonce, plain, header)
 
 
+def seal_header(sealed):
+    """The header of a sealed copy (name, archive sha256, wrapped key) as a dict, unchecked."""
+    if not sealed.startswith(SEAL_MAGIC):
+        raise ValueError("not a sealed backup")
+    header, _, _ = sealed[len(SEAL_MAGIC) :].partition(b"\n")
+    meta = json.loads(header)
+    if not isinstance(meta, dict):
+        raise ValueError("the header of the sealed backup is not a JSON object")
+    return meta
+
+
 def unseal_bytes(sealed, private_pem):
-    """``(name, plain)`` from a sealed copy; ValueError when this key cannot open it."""
+    """
+    ``(name, plain)`` from a sealed copy; ValueError when this key cannot open it, the
+    copy is damaged, or the archive inside is not the one its header names.
+    """
     if not sealed.startswith(SEAL_MAGIC):
         raise ValueError("not a sealed backup")
     header, _, body = sealed[len(SEAL_MAGIC) :].partition(b"\n")
@@ -394,8 +554,11 @@ def unseal_bytes(sealed, private_pem):
         key = private.decrypt(base64.b64decode(meta["key"]), _OAEP)
         plain = AESGCM(key).decrypt(base64.b64decode(meta["nonce"]), body, header)
         name = os.path.basename(meta["name"])
+        digest = meta["sha256"]
     except (ValueError, KeyError, TypeError, InvalidTag) as exc:
         raise ValueError(str(exc) or type(exc).__name__) from exc
+    if fileio.sha256_bytes(plain) != digest:
+        raise ValueError("the archive inside does not match the sha256 its header names")
     return name, plain
 
 
@@ -407,16 +570,28 @@ def is_sealed(path):
 def seal(path, pubkey, output):
     """
     Seal the archive ``path`` for the minion whose public key file is ``pubkey``; write
-    it to ``output`` (mode 0600). Returns ``{"sealed": output, "name": <archive name>}``.
+    it to ``output`` (mode 0600). Returns ``{"sealed": output, "name": <archive name>,
+    "sha256": <of the sealed copy>, "archive_sha256": <of the archive>}``: a restore
+    checks both.
     """
     public_pem = _read(pubkey, "the minion's public key")
-    sealed = seal_bytes(_read(path, "the backup"), path, public_pem)
+    plain = _read(path, "the backup")
+    sealed = seal_bytes(plain, path, public_pem)
     fileio.atomic_write(output, sealed, mode=0o600)
-    return {"sealed": output, "name": os.path.basename(path)}
+    return {
+        "sealed": output,
+        "name": os.path.basename(path),
+        "sha256": fileio.sha256_bytes(sealed),
+        "archive_sha256": fileio.sha256_bytes(plain),
+    }
 
 
-def unseal(sealed_path, private_key_path, out_dir):
-    """Open a sealed copy with the minion key ``private_key_path`` into ``out_dir``."""
+def unseal(sealed_path, private_key_path, out_dir, archive_sha256=None):
+    """
+    Open a sealed copy with the minion key ``private_key_path`` into ``out_dir``. With
+    ``archive_sha256`` (the master's record of the backup), the archive inside must be
+    that one.
+    """
     sealed = _read(sealed_path, "the sealed backup")
     if not sealed.startswith(SEAL_MAGIC):
         raise CommandExecutionError(f"{sealed_path} is not a sealed backup")
@@ -425,8 +600,18 @@ def unseal(sealed_path, private_key_path, out_dir):
     except ValueError as exc:
         raise CommandExecutionError(
             f"{sealed_path} was not sealed for this node's minion key ({private_key_path}) "
-            "or is damaged: deliver it again with salt-run lustre_upgrade.deliver_backup"
+            f"or is damaged ({exc}): deliver it again with salt-run "
+            "lustre_upgrade.deliver_backup"
         ) from exc
+    if archive_sha256 is not None:
+        expected = check_sha256(archive_sha256, "archive_sha256")
+        actual = fileio.sha256_bytes(plain)
+        if actual != expected:
+            raise CommandExecutionError(
+                f"{sealed_path} holds the archive {name} with sha256 {actual}: not the backup "
+                f"the master recorded ({expected}); deliver it again with salt-run "
+                "lustre_upgrade.deliver_backup"
+            )
     out = os.path.join(out_dir, name)
     fileio.atomic_write(out, plain, mode=0o600, fsync=False)
     return out
@@ -443,29 +628,138 @@ def _read(path, what):
 # --- comparing a backup with the node ----------------------------------------------------
 
 
-def restore_plan(source, root):
+def restore_plan(source, root, keep_accounts=()):
     """
-    The files and trees of the unpacked backup ``source`` that differ from the node at
-    ``root``, in restore order: ``{"path", "source", "tree", "keep_original"}`` each
-    (``keep_original``: the installed one exists and no ``.inst`` copy yet).
+    What a restore of the unpacked backup ``source`` changes on the node at ``root``, in
+    restore order: one step per path that differs, ``{"path", "tree", "source",
+    "content", "keep_original", "inst"}`` (+ ``mode``, ``uid``, ``gid`` when the step
+    writes ``content`` rather than copying ``source``). ``inst`` is where the installed
+    original is kept, ``keep_original`` whether it exists and is not kept yet.
+
+    The account files are merged (:mod:`accounts`: the site's accounts and
+    ``keep_accounts`` added to the node's own), an id clash raises before any step. A
+    manager backup restores only the certificates at the top of /var/lib/chroma. The
+    hostid is the backup's /etc/hostid, else the value ``backup.json`` recorded.
     """
+    info = _source_info(source)
+    merged = _merged_accounts(source, root, keep_accounts)
     plan = []
-    for path in RESTORED_FILES + RESTORED_TREES:
-        backed_up = os.path.join(source, path.lstrip("/"))
-        if not os.path.lexists(backed_up):
+    for path in RESTORED_FILES:
+        if path in ACCOUNT_FILES:
+            if merged is not None:
+                text = merged.files[path[len("/etc/") :]]
+                mode = 0o000 if path.endswith("shadow") else 0o644
+                content = text.encode("utf-8", "surrogateescape")
+                _add_content(plan, path, root, content, source, mode)
             continue
-        target = under(root, path)
-        if same(backed_up, target):
+        if path == HOSTID_FILE:
+            _add_hostid(plan, source, root, info)
             continue
-        plan.append(
-            {
-                "path": path,
-                "source": backed_up,
-                "tree": path in RESTORED_TREES,
-                "keep_original": os.path.lexists(target) and not os.path.lexists(target + ".inst"),
-            }
-        )
+        _add_copy(plan, path, source, root)
+    for path in RESTORED_TREES:
+        if path == CHROMA and info.get("kind") == "manager":
+            _add_manager_certificates(plan, source, root)
+            continue
+        _add_copy(plan, path, source, root, tree=True)
     return plan
+
+
+def account_merge(source, root, keep_accounts=()):
+    """The account merge a restore of ``source`` on ``root`` makes (None: no account files)."""
+    return _merged_accounts(source, root, keep_accounts)
+
+
+def _source_info(source):
+    raw = fileio.read_bytes(os.path.join(source, INFO))
+    return load_info(raw, source) if raw is not None else {"kind": "server"}
+
+
+def _merged_accounts(source, root, keep_accounts):
+    backed_up = {name: _text(os.path.join(source, "etc", name)) for name in accounts.FILES}
+    if backed_up["passwd"] is None and backed_up["group"] is None:
+        return None
+    installed = {name: _text(under(root, f"/etc/{name}")) for name in accounts.FILES}
+    merged = accounts.merge(backed_up, installed, keep_accounts)
+    if merged.clashes:
+        raise CommandExecutionError(
+            "the backup's accounts clash with this node's: "
+            + "; ".join(merged.clashes)
+            + "; nothing was restored: give the site account a free id on the old node and "
+            "take a new backup, or remove the EL7 account if nothing uses it"
+        )
+    return merged
+
+
+def _text(path):
+    data = fileio.read_bytes(path)
+    return None if data is None else data.decode("utf-8", "surrogateescape")
+
+
+def _inst_of(path):
+    return path + ".inst"
+
+
+def _step(path, root, tree=False, source=None, content=None, inst=None):
+    inst = inst or _inst_of(path)
+    target = under(root, path)
+    return {
+        "path": path,
+        "tree": tree,
+        "source": source,
+        "content": content,
+        "inst": inst,
+        "keep_original": os.path.lexists(target) and not os.path.lexists(under(root, inst)),
+    }
+
+
+def _add_copy(plan, path, source, root, tree=False, inst=None):
+    backed_up = os.path.join(source, path.lstrip("/"))
+    if not os.path.lexists(backed_up) or same(backed_up, under(root, path)):
+        return
+    plan.append(_step(path, root, tree=tree, source=backed_up, inst=inst))
+
+
+def _add_content(plan, path, root, content, source, mode=0o644):
+    target = under(root, path)
+    current = fileio.read_bytes(target) if os.path.isfile(target) else None
+    if current == content or (current is None and not content):
+        return
+    model = target if os.path.isfile(target) else os.path.join(source, path.lstrip("/"))
+    try:
+        st = os.lstat(model)
+        mode, uid, gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+    except FileNotFoundError:
+        uid = gid = 0
+    step = _step(path, root, content=content)
+    step.update({"mode": mode, "uid": uid, "gid": gid})
+    plan.append(step)
+
+
+def _add_hostid(plan, source, root, info):
+    backed_up = os.path.join(source, HOSTID_FILE.lstrip("/"))
+    if os.path.lexists(backed_up):
+        if not os.path.isfile(backed_up) or os.path.islink(backed_up):
+            raise CommandExecutionError(f"{HOSTID_FILE} in the backup is not a regular file")
+        hostid_value.parse_file(fileio.read_bytes(backed_up), f"{HOSTID_FILE} in the backup")
+        _add_copy(plan, HOSTID_FILE, source, root)
+    elif info.get("hostid"):
+        _add_content(plan, HOSTID_FILE, root, hostid_value.to_bytes(info["hostid"]), source)
+
+
+def _add_manager_certificates(plan, source, root):
+    backed_up = os.path.join(source, CHROMA.lstrip("/"))
+    if not os.path.isdir(backed_up) or os.path.islink(backed_up):
+        return
+    for name in sorted(os.listdir(backed_up)):
+        full = os.path.join(backed_up, name)
+        if os.path.isfile(full) and not os.path.islink(full):
+            _add_copy(
+                plan,
+                f"{CHROMA}/{name}",
+                source,
+                root,
+                inst=f"{MANAGER_CERTS_ASIDE}/{name}",
+            )
 
 
 def same(a, b):

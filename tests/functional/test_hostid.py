@@ -49,3 +49,28 @@ def test_a_malformed_hostid_file_fails_the_state_and_is_left_alone(states, tmp_p
     assert ret.result is False
     assert str(path) in ret.comment
     assert path.read_bytes() == b"junk-junk"
+
+
+def test_persistent_state_writes_the_hostid_it_is_given_when_there_is_none(
+    states, tmp_path, testmode
+):
+    path = tmp_path / "hostid"
+    ret = states.hostid.persistent(name=str(path), hostid="0x12345678", test=testmode)
+    assert (ret.result is None) is testmode
+    assert ret.changes == {"hostid": {"old": None, "new": "12345678"}}
+    assert path.exists() is not testmode
+    if not testmode:
+        assert path.read_bytes() == (0x12345678).to_bytes(4, sys.byteorder)
+
+
+def test_persistent_state_never_replaces_a_hostid_that_differs_from_the_one_given(
+    states, tmp_path, testmode
+):
+    path = tmp_path / "hostid"
+    path.write_bytes((0x12345678).to_bytes(4, sys.byteorder))
+    ret = states.hostid.persistent(name=str(path), hostid="c0a8000a", test=testmode)
+    assert ret.result is False
+    assert ret.changes == {}
+    assert "12345678" in ret.comment and "c0a8000a" in ret.comment
+    assert "never replaced" in ret.comment
+    assert path.read_bytes() == (0x12345678).to_bytes(4, sys.byteorder)

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import stat
 import tarfile
 
 import pytest
@@ -10,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+from tests.functional.node_backup_helpers import sha256
 from tests.support import SERVER_FILES, make_tree, write_empty_cib
 
 
@@ -38,7 +40,7 @@ def test_server_backup_holds_the_runbook_manifest_and_the_cib(modules, backup, t
     assert backup["pushed"] is False
     assert oct(os.stat(backup["path"]).st_mode & 0o777) == "0o600"
     assert oct(os.stat(tmp_path / "backups").st_mode & 0o777) == "0o700"
-    assert set(backup["absent"]) == {"/etc/rsyslog.conf", "/etc/selinux/config"}
+    assert set(backup["absent"]) == {"/etc/rsyslog.conf", "/etc/selinux/config", "/etc/hostid"}
     with tarfile.open(backup["path"]) as tar:
         names = tar.getnames()
         top = names[0]
@@ -149,7 +151,9 @@ def test_restore_puts_the_runbook_files_back_and_keeps_the_originals(
     modules, backup, fresh_root, testmode
 ):
     before = {p: p.read_bytes() for p in fresh_root.rglob("*") if p.is_file()}
-    ret = modules.node_backup.restore(backup["path"], root=str(fresh_root), test=testmode)
+    ret = modules.node_backup.restore(
+        backup["path"], sha256=backup["sha256"], root=str(fresh_root), test=testmode
+    )
     assert "/etc/hosts" in ret["changed"]
     assert "/etc/ssh" in ret["changed"] and "/var/lib/chroma" in ret["changed"]
     assert "/etc/ssh.inst" in ret["kept_as_inst"]
@@ -171,7 +175,9 @@ def test_restore_puts_the_runbook_files_back_and_keeps_the_originals(
     assert (staged / "etc/sysconfig/network-scripts/ifcfg-eth0").exists()
     assert oct(os.stat(staged).st_mode & 0o777) == "0o700"
 
-    again = modules.node_backup.restore(backup["path"], root=str(fresh_root))
+    again = modules.node_backup.restore(
+        backup["path"], sha256=backup["sha256"], root=str(fresh_root)
+    )
     assert again["changed"] == [] and again["kept_as_inst"] == []
 
 
@@ -192,7 +198,7 @@ def test_restore_refuses_another_minions_backup_before_changing_anything(
     foreign = _rewrite(backup["path"], tmp_path, other_minion)
     before = sorted(str(p) for p in fresh_root.rglob("*"))
     with pytest.raises(CommandExecutionError, match="belongs to minion 'oss1-b'"):
-        modules.node_backup.restore(foreign, root=str(fresh_root))
+        modules.node_backup.restore(foreign, sha256=sha256(foreign), root=str(fresh_root))
     assert sorted(str(p) for p in fresh_root.rglob("*")) == before
 
 
@@ -223,17 +229,17 @@ def test_a_sealed_backup_opens_only_with_the_nodes_own_key(
     node_keys = _key_pair(tmp_path / "node-pki")
     other_keys = _key_pair(tmp_path / "other-pki")
     sealed = tmp_path / "backup.sealed"
-    modules.node_backup.seal(backup["path"], str(node_keys / "minion.pub"), str(sealed))
+    delivered = modules.node_backup.seal(backup["path"], str(node_keys / "minion.pub"), str(sealed))
     assert oct(os.stat(sealed).st_mode & 0o777) == "0o600"
     assert b"oss1-b" not in sealed.read_bytes() and b"old-host-key" not in sealed.read_bytes()
 
     loaders.opts["pki_dir"] = str(other_keys)
     with pytest.raises(CommandExecutionError, match="not sealed for this node"):
-        modules.node_backup.restore(str(sealed), root=str(fresh_root))
+        modules.node_backup.restore(str(sealed), sha256=delivered["sha256"], root=str(fresh_root))
     assert not (fresh_root / "etc/hosts.inst").exists()
 
     loaders.opts["pki_dir"] = str(node_keys)
-    ret = modules.node_backup.restore(str(sealed), root=str(fresh_root))
+    ret = modules.node_backup.restore(str(sealed), sha256=delivered["sha256"], root=str(fresh_root))
     assert "/etc/hosts" in ret["changed"]
     shutil.rmtree(tmp_path / "other-pki")
 
@@ -241,16 +247,130 @@ def test_a_sealed_backup_opens_only_with_the_nodes_own_key(
 def test_restored_state_predicts_applies_and_then_reports_no_changes(
     states, backup, fresh_root, testmode
 ):
-    ret = states.node_backup.restored(name=backup["path"], root=str(fresh_root), test=testmode)
+    ret = states.node_backup.restored(
+        name=backup["path"], sha256=backup["sha256"], root=str(fresh_root), test=testmode
+    )
     assert (ret.result is None) is testmode
-    assert "/etc/shadow" in ret.changes["restored"]
+    assert "/etc/sudoers" in ret.changes["restored"]
     assert (fresh_root / "etc/hosts.inst").exists() is not testmode
     if not testmode:
-        again = states.node_backup.restored(name=backup["path"], root=str(fresh_root))
+        again = states.node_backup.restored(
+            name=backup["path"], sha256=backup["sha256"], root=str(fresh_root)
+        )
         assert again.result is True and again.changes == {}
 
 
 def test_restored_state_fails_clearly_on_a_missing_backup(states, fresh_root, tmp_path):
-    ret = states.node_backup.restored(name=str(tmp_path / "none.tgz"), root=str(fresh_root))
+    ret = states.node_backup.restored(
+        name=str(tmp_path / "none.tgz"), sha256="0" * 64, root=str(fresh_root)
+    )
     assert ret.result is False
     assert "does not exist" in ret.comment
+
+
+# --- hostid ---------------------------------------------------------------------
+
+
+def test_a_server_backup_records_the_hostid_in_effect(modules, backup):
+    info = modules.node_backup.verify(backup["path"])
+    assert info["hostid"] == modules.hostid.current()
+    assert "/etc/hostid" in info["absent"]
+
+
+def test_a_server_backup_holds_the_nodes_hostid_file(modules, tmp_path, cib_file):
+    root = make_tree(tmp_path / "zfs-node", SERVER_FILES)
+    (root / "etc/hostid").write_bytes(b"\x78\x56\x34\x12")
+    ret = modules.node_backup.create(
+        "server", dest=str(tmp_path / "b"), push=False, root=str(root), cib_file=str(cib_file)
+    )
+    info = modules.node_backup.verify(ret["path"])
+    assert info["hostid"] == "12345678"
+    assert "/etc/hostid" in info["contents"]
+
+
+def test_restore_writes_the_old_hostid_and_the_hostid_state_keeps_it(
+    modules, states, tmp_path, cib_file, fresh_root
+):
+    root = make_tree(tmp_path / "zfs-node", SERVER_FILES)
+    (root / "etc/hostid").write_bytes(b"\x78\x56\x34\x12")
+    backup = modules.node_backup.create(
+        "server", dest=str(tmp_path / "b"), push=False, root=str(root), cib_file=str(cib_file)
+    )
+    ret = modules.node_backup.restore(backup["path"], sha256=backup["sha256"], root=str(fresh_root))
+    assert "/etc/hostid" in ret["changed"]
+    assert (fresh_root / "etc/hostid").read_bytes() == b"\x78\x56\x34\x12"
+    kept = states.hostid.persistent(name=str(fresh_root / "etc/hostid"), hostid="12345678")
+    assert kept.result is True and kept.changes == {}
+    assert (fresh_root / "etc/hostid").read_bytes() == b"\x78\x56\x34\x12"
+
+
+def test_restore_writes_the_hostid_backup_json_recorded_when_the_node_had_no_file(
+    modules, backup, fresh_root
+):
+    recorded = modules.node_backup.verify(backup["path"])["hostid"]
+    modules.node_backup.restore(backup["path"], sha256=backup["sha256"], root=str(fresh_root))
+    assert modules.hostid.read(path=str(fresh_root / "etc/hostid"))["persistent"] == recorded
+
+
+# --- plaintext copies on the node -------------------------------------------------
+
+
+@pytest.fixture
+def copies(backup, tmp_path):
+    """The backup in its directory, a copy in root's home, and another node's backup."""
+    home = tmp_path / "home"
+    home.mkdir()
+    name = os.path.basename(backup["path"])
+    shutil.copy(backup["path"], home / name)
+    other = tmp_path / "backups" / "bck-oss1-b-20250101-000000.tgz"
+    other.write_bytes(b"another backup\n")
+    for path in (backup["path"], home / name, other):
+        os.chmod(path, 0o644)
+    return {"home": home, "name": name, "other": other}
+
+
+def test_prune_removes_the_plaintext_copies_the_master_verified(modules, backup, copies, testmode):
+    ret = modules.node_backup.prune(
+        backup["sha256"],
+        dest=os.path.dirname(backup["path"]),
+        home=str(copies["home"]),
+        test=testmode,
+    )
+    expected = sorted(
+        [
+            backup["path"],
+            backup["path"] + ".sha256",
+            str(copies["home"] / copies["name"]),
+        ]
+    )
+    assert sorted(ret["removed"]) == expected and ret["kept"] == []
+    assert ret["other"] == [str(copies["other"])]
+    assert copies["other"].read_bytes() == b"another backup\n"
+    for path in expected:
+        assert os.path.exists(path) is testmode
+
+
+@pytest.fixture
+def pillar(modules):
+    """The minion's loaded pillar, emptied again after the test."""
+    loaded = modules.pack["__pillar__"]
+    yield loaded
+    loaded.pop("lustre_upgrade", None)
+
+
+def test_prune_keeps_them_root_only_when_the_pillar_says_so(modules, pillar, backup, copies):
+    pillar["lustre_upgrade"] = {"backup": {"keep_on_node": True}}
+    ret = modules.node_backup.prune(
+        backup["sha256"], dest=os.path.dirname(backup["path"]), home=str(copies["home"])
+    )
+    assert ret["removed"] == []
+    assert str(copies["home"] / copies["name"]) in ret["kept"] and backup["path"] in ret["kept"]
+    for path in ret["kept"]:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(copies["other"]).st_mode) == 0o644
+
+
+@pytest.mark.parametrize("digest", ["", "abc", "z" * 64])
+def test_prune_needs_a_sha256(modules, digest, tmp_path):
+    with pytest.raises(SaltInvocationError, match="sha256"):
+        modules.node_backup.prune(digest, dest=str(tmp_path), home=str(tmp_path))

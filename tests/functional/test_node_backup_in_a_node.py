@@ -2,6 +2,7 @@
 /var/lib are copy-on-write overlays: the node's files change, the host's never do."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -17,7 +18,7 @@ for d in etc root var/lib; do
         -o "lowerdir=/$d,upperdir=$LAYERS/$d/upper,workdir=$LAYERS/$d/work" "/$d"
 done
 exec "$PYTHON" -c "$SALT_CALL" --local -c "$CONF" --out=json --log-level=quiet \
-    node_backup.restore "$BACKUP"
+    node_backup.restore "$BACKUP" sha256="$SHA256"
 """
 SALT_CALL = "import sys; from salt.scripts import salt_call; sys.argv[0] = 'salt-call'; salt_call()"
 
@@ -31,7 +32,7 @@ def backup(modules, tmp_path):
     )
 
 
-def restore_in_node(tmp_path, backup_path):
+def restore_in_node(tmp_path, backup_path, digest):
     conf = tmp_path / "conf"
     conf.mkdir()
     (conf / "minion").write_text(
@@ -46,6 +47,7 @@ def restore_in_node(tmp_path, backup_path):
         "SALT_CALL": SALT_CALL,
         "CONF": str(conf),
         "BACKUP": backup_path,
+        "SHA256": digest,
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     }
     proc = subprocess.run(
@@ -63,15 +65,20 @@ def test_restore_writes_the_nodes_etc_and_never_the_hosts(backup, tmp_path):
     host_files = {
         p: open(p, "rb").read() for p in ("/etc/hosts", "/etc/passwd", "/etc/resolv.conf")
     }
-    ret, layers = restore_in_node(tmp_path, backup["path"])
+    host_ssh = sorted(os.listdir("/etc/ssh")) if os.path.isdir("/etc/ssh") else None
+    ret, layers = restore_in_node(tmp_path, backup["path"], backup["sha256"])
 
-    assert {"/etc/hosts", "/etc/passwd", "/etc/shadow", "/etc/ssh", "/var/lib/chroma"} <= set(
-        ret["changed"]
-    )
+    assert {"/etc/hosts", "/etc/sudoers", "/etc/ssh", "/var/lib/chroma"} <= set(ret["changed"])
     upper = layers / "etc" / "upper"
     assert (upper / "hosts").read_text() == SERVER_FILES["etc/hosts"][0]
     assert (upper / "hosts.inst").read_bytes() == host_files["/etc/hosts"]
     assert (layers / "var/lib/upper/chroma/private.pem").read_text() == "KEY\n"
+    # The host's /etc/ssh is a lower directory of the overlay, which refuses to rename it
+    # (EXDEV): it is copied aside whole instead.
+    assert (upper / "ssh/sshd_config").read_text() == SERVER_FILES["etc/ssh/sshd_config"][0]
+    if host_ssh is not None:
+        assert sorted(os.listdir(upper / "ssh.inst")) == host_ssh
+    assert not [name for name in os.listdir(upper) if name.startswith(".")]
     staged = layers / "root" / "upper" / ret["backup"]
     assert (staged / "etc/sysconfig/network-scripts/ifcfg-eth0").exists()
     for path, content in host_files.items():

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -67,20 +68,30 @@ def test_a_target_stopped_by_target_role_reads_stopped(el6_cib):
     assert cib.is_stopped(mgs)
 
 
+def in_private_pid_namespace(argv):
+    """Run ``argv`` where only its own processes are visible: the host (or a lab run on
+    it) may have real cluster daemons of its own."""
+    return run(["unshare", "--pid", "--fork", "--mount-proc", *argv])
+
+
 def test_pidof_of_daemons_that_do_not_run_reads_none():
-    # The test host runs no corosync or pacemakerd of its own.
-    assert old_cluster.running_daemons(run(old_cluster.daemons_argv())) == []
+    assert old_cluster.running_daemons(in_private_pid_namespace(old_cluster.daemons_argv())) == []
 
 
 def test_a_running_daemon_is_seen(tmp_path):
     fake = tmp_path / "corosync"
     shutil.copy(shutil.which("sleep"), fake)
-    proc = subprocess.Popen([str(fake), "30"])
-    try:
-        assert old_cluster.running_daemons(run(old_cluster.daemons_argv())) == [str(proc.pid)]
-    finally:
-        proc.kill()
-        proc.wait()
+    script = (
+        "import json, subprocess, sys\n"
+        f"daemon = subprocess.Popen([{str(fake)!r}, '30'])\n"
+        f"res = subprocess.run({old_cluster.daemons_argv()!r}, capture_output=True, text=True)\n"
+        "daemon.kill()\n"
+        "print(json.dumps({'retcode': res.returncode, 'stdout': res.stdout, 'pid': daemon.pid}))\n"
+    )
+    res = in_private_pid_namespace([sys.executable, "-c", script])
+    assert res["retcode"] == 0, res["stderr"]
+    seen = json.loads(res["stdout"])
+    assert old_cluster.running_daemons(seen) == [str(seen["pid"])]
 
 
 def test_the_target_store_is_listed_and_read(tmp_path):

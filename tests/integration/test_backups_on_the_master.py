@@ -52,6 +52,11 @@ def test_a_pushed_backup_is_verified_and_kept_root_only(master, pushed_backup, c
     assert not os.path.exists(pushed_copy)
 
 
+def test_the_nodes_plaintext_copy_is_removed_once_the_master_holds_it(pushed_backup, collected):
+    assert collected["on_node"]["removed"][0] == pushed_backup["path"]
+    assert not os.path.exists(pushed_backup["path"])
+
+
 def test_another_minion_cannot_fetch_or_list_the_backup(
     collected, pushed_backup, salt_cli, tmp_path
 ):
@@ -82,12 +87,21 @@ def test_the_backup_is_delivered_sealed_and_opens_only_on_its_node(
 
     fresh_b = tmp_path / "fresh-b"
     fresh_b.mkdir()
-    refused = salt_cli.run("node_backup.restore", path, f"root={fresh_b}", minion_tgt="oss1-b")
+    checksums = [
+        f"sha256={delivered.data['sha256']}",
+        f"archive_sha256={delivered.data['archive_sha256']}",
+    ]
+    assert delivered.data["archive_sha256"] == collected["sha256"]
+    refused = salt_cli.run(
+        "node_backup.restore", path, f"root={fresh_b}", *checksums, minion_tgt="oss1-b"
+    )
     assert "not sealed for this node" in str(refused.data)
     assert list(fresh_b.iterdir()) == []
 
     fresh_a = make_tree(tmp_path / "fresh-a", {"etc/hosts": ("127.0.0.1 localhost\n", 0o644)})
-    restored = salt_cli.run("node_backup.restore", path, f"root={fresh_a}", minion_tgt="oss1-a")
+    restored = salt_cli.run(
+        "node_backup.restore", path, f"root={fresh_a}", *checksums, minion_tgt="oss1-a"
+    )
     assert restored.returncode == 0, restored
     assert "/etc/hosts" in restored.data["changed"]
     assert (fresh_a / "etc/hosts").read_text() == SERVER_FILES["etc/hosts"][0]

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from lustre_upgrade_lib import backup_format, fileio
+from lustre_upgrade_lib import backup_format, fileio, hostid_value
 from tests.support import SERVER_FILES, SUITE_FIXTURES, make_tree
 
 CIB = SUITE_FIXTURES / "cluster" / "el6-iml-cib-backup.xml"
@@ -44,7 +44,7 @@ def test_an_unknown_kind_is_a_bad_argument():
 def test_the_manifest_expands_under_a_root_and_names_what_is_absent(tmp_path):
     root = make_tree(tmp_path, SERVER_FILES)
     present, absent = backup_format.expand(backup_format.manifest("server"), str(root))
-    assert set(absent) == {"/etc/rsyslog.conf", "/etc/selinux/config"}
+    assert set(absent) == {"/etc/rsyslog.conf", "/etc/selinux/config", "/etc/hostid"}
     assert "/etc/sysconfig/network-scripts/ifcfg-eth0" in present
     assert "/etc/sysconfig/network-scripts/ifup" not in present
     walked = backup_format.walk(str(root), present)
@@ -127,14 +127,14 @@ def test_the_sidecar_is_root_only_and_reads_back(tmp_path):
 # --- archives ------------------------------------------------------------------------------
 
 
-def write_backup(tmp_path, minion="oss1-a", root=None):
+def write_backup(tmp_path, minion="oss1-a", root=None, hostid=None, kind="server"):
     root = root or make_tree(tmp_path / "node", SERVER_FILES)
-    paths = backup_format.manifest("server")
-    present, absent = backup_format.expand(paths, str(root))
-    contents = backup_format.walk(str(root), present)
+    paths = backup_format.manifest(kind)
+    present, absent = backup_format.expand(paths, str(root), backup_format.EXCLUDES[kind])
+    contents = backup_format.walk(str(root), present, backup_format.EXCLUDES[kind])
     extras = {"cluster-cfg-oss1-a.xml": str(CIB)}
     info = backup_format.new_info(
-        "server", minion, "oss1-a", "20260101-120000", paths, absent, contents, extras
+        kind, minion, "oss1-a", "20260101-120000", paths, absent, contents, extras, hostid=hostid
     )
     path = tmp_path / "bck-oss1-a-20260101-120000.tgz"
     backup_format.write_archive(str(path), path.name[:-4], str(root), contents, extras, info)
@@ -227,7 +227,7 @@ def test_members_outside_the_top_directory_are_refused(tmp_path):
         tar.addfile(info, io.BytesIO(b""))
     with pytest.raises(CommandExecutionError, match="one top directory bck-"):
         backup_format.verify(str(evil))
-    with pytest.raises(CommandExecutionError, match="points outside the backup"):
+    with pytest.raises(CommandExecutionError, match="backup member '../escaped'.*'..'"):
         backup_format.unpack(str(evil), str(tmp_path / "out"))
     assert not (tmp_path / "escaped").exists()
 
@@ -262,10 +262,8 @@ def keys(tmp_path_factory):
 def test_a_sealed_backup_opens_only_with_its_nodes_key(tmp_path, keys):
     archive = write_backup(tmp_path)
     sealed = tmp_path / "b.sealed"
-    assert backup_format.seal(str(archive), str(keys["node"] / "minion.pub"), str(sealed)) == {
-        "sealed": str(sealed),
-        "name": archive.name,
-    }
+    ret = backup_format.seal(str(archive), str(keys["node"] / "minion.pub"), str(sealed))
+    assert (ret["sealed"], ret["name"]) == (str(sealed), archive.name)
     assert stat.S_IMODE(sealed.stat().st_mode) == 0o600
     assert backup_format.is_sealed(str(sealed)) and not backup_format.is_sealed(str(archive))
     assert b"old-host-key" not in sealed.read_bytes()
@@ -334,7 +332,7 @@ def test_the_restore_plan_lists_what_differs_in_restore_order(tmp_path):
     assert paths[-3:] == ["/etc/ssh", "/root/.ssh", "/var/lib/chroma"]
     by_path = {step["path"]: step for step in plan}
     assert by_path["/etc/hosts"]["keep_original"] is True
-    assert by_path["/etc/passwd"]["keep_original"] is False  # nothing installed there
+    assert by_path["/etc/sudoers"]["keep_original"] is False  # nothing installed there
     assert by_path["/etc/ssh"]["tree"] is True and by_path["/etc/hosts"]["tree"] is False
     assert not [p for p in paths if p.startswith("/etc/sysconfig")]  # reference only
 
@@ -360,5 +358,226 @@ def test_a_file_is_the_same_only_with_its_content_and_mode(tmp_path, mode, conte
 def test_backup_json_records_what_the_node_had(tmp_path):
     info = backup_format.verify(str(write_backup(tmp_path, minion="oss1-b")))
     assert info["minion"] == "oss1-b"
-    assert info["absent"] == ["/etc/rsyslog.conf", "/etc/selinux/config"]
+    assert info["absent"] == ["/etc/rsyslog.conf", "/etc/selinux/config", "/etc/hostid"]
     assert info["manifest"] == backup_format.manifest("server")
+
+
+# --- extraction is contained ------------------------------------------------------------------
+
+
+TOP = "bck-oss1-a-20260101-120000"
+
+
+def hostile(tmp_path, *members):
+    """An archive of TOP holding ``members``: (name, type, linkname or bytes)."""
+    path = tmp_path / "hostile.tgz"
+    with tarfile.open(path, "w:gz") as tar:
+        top = tarfile.TarInfo(TOP)
+        top.type = tarfile.DIRTYPE
+        top.mode = 0o700
+        tar.addfile(top)
+        for name, kind, value in members:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            if kind == tarfile.REGTYPE:
+                info.size = len(value)
+                tar.addfile(info, io.BytesIO(value))
+                continue
+            if kind in (tarfile.SYMTYPE, tarfile.LNKTYPE):
+                info.linkname = value
+            tar.addfile(info)
+    return path
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A file beside the extraction directory that no archive may reach."""
+    victim = tmp_path / "outside" / "victim"
+    victim.parent.mkdir()
+    victim.write_text("untouched\n")
+    return victim
+
+
+HOSTILE = {
+    "hard-link-escape": (
+        lambda victim: [
+            (f"{TOP}/etc/passwd", tarfile.LNKTYPE, str(victim)),
+            (f"{TOP}/etc/passwd", tarfile.REGTYPE, b"pwned\n"),
+        ],
+        "hard link",
+    ),
+    "absolute-symlink": (
+        lambda victim: [(f"{TOP}/etc/ssh", tarfile.SYMTYPE, str(victim.parent))],
+        "absolute symlink",
+    ),
+    "relative-symlink-escape": (
+        lambda victim: [(f"{TOP}/etc", tarfile.SYMTYPE, "../../outside")],
+        "points outside the backup",
+    ),
+    "dot-dot-member": (
+        lambda victim: [(f"{TOP}/../outside/victim", tarfile.REGTYPE, b"pwned\n")],
+        "'..'",
+    ),
+    "absolute-member": (
+        lambda victim: [(str(victim), tarfile.REGTYPE, b"pwned\n")],
+        "absolute",
+    ),
+    "device-node": (
+        lambda victim: [(f"{TOP}/etc/sda", tarfile.BLKTYPE, None)],
+        "block device",
+    ),
+    "fifo": (lambda victim: [(f"{TOP}/etc/pipe", tarfile.FIFOTYPE, None)], "fifo"),
+    "write-through-a-symlink": (
+        lambda victim: [
+            (f"{TOP}/var", tarfile.DIRTYPE, None),
+            (f"{TOP}/etc", tarfile.SYMTYPE, "var"),
+            (f"{TOP}/etc/passwd", tarfile.REGTYPE, b"through\n"),
+        ],
+        "below the symlink",
+    ),
+    "symlink-chain-escape": (
+        lambda victim: [
+            (f"{TOP}/a", tarfile.DIRTYPE, None),
+            (f"{TOP}/a/b", tarfile.DIRTYPE, None),
+            (f"{TOP}/a/b/up", tarfile.SYMTYPE, ".."),
+            (f"{TOP}/a/b/out", tarfile.SYMTYPE, "up/../../outside"),
+        ],
+        "points outside the backup",
+    ),
+    "duplicate-member": (
+        lambda victim: [
+            (f"{TOP}/etc", tarfile.DIRTYPE, None),
+            (f"{TOP}/etc/hosts", tarfile.REGTYPE, b"one\n"),
+            (f"{TOP}/etc/hosts", tarfile.SYMTYPE, "../../outside/victim"),
+        ],
+        "twice",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_members_are_refused_and_nothing_outside_changes(tmp_path, outside, case):
+    members, says = HOSTILE[case]
+    archive = hostile(tmp_path, *members(outside))
+    dest = tmp_path / "unpacked"
+    dest.mkdir()
+    with pytest.raises(CommandExecutionError, match=says):
+        backup_format.unpack(str(archive), str(dest))
+    assert outside.read_text() == "untouched\n"
+    assert sorted(p.name for p in outside.parent.iterdir()) == ["victim"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.tgz", "outside", "unpacked"]
+
+
+def test_unpacking_keeps_content_modes_owners_times_and_inner_symlinks(tmp_path):
+    archive = hostile(
+        tmp_path,
+        (f"{TOP}/etc", tarfile.DIRTYPE, None),
+        (f"{TOP}/etc/shadow", tarfile.REGTYPE, b"root:!!:1::::::\n"),
+        (f"{TOP}/etc/localtime", tarfile.SYMTYPE, "../usr/zone"),
+    )
+    with tarfile.open(archive) as tar:
+        shadow = tar.getmember(f"{TOP}/etc/shadow")
+    dest = tmp_path / "unpacked"
+    dest.mkdir()
+    backup_format.unpack(str(archive), str(dest))
+    got = dest / TOP / "etc/shadow"
+    assert got.read_bytes() == b"root:!!:1::::::\n"
+    assert stat.S_IMODE(got.stat().st_mode) == shadow.mode
+    assert (got.stat().st_uid, int(got.stat().st_mtime)) == (shadow.uid, shadow.mtime)
+    assert os.readlink(dest / TOP / "etc/localtime") == "../usr/zone"
+
+
+# --- the seal carries the archive's checksum ----------------------------------------------------
+
+
+def test_the_seal_header_carries_the_archives_sha256_and_unseal_checks_it(tmp_path, keys):
+    archive = write_backup(tmp_path)
+    sealed = tmp_path / "b.sealed"
+    ret = backup_format.seal(str(archive), str(keys["node"] / "minion.pub"), str(sealed))
+    assert ret["archive_sha256"] == fileio.sha256_file(archive)
+    assert ret["sha256"] == fileio.sha256_file(sealed)
+    assert backup_format.seal_header(sealed.read_bytes())["sha256"] == ret["archive_sha256"]
+    out = tmp_path / "out"
+    out.mkdir()
+    opened = backup_format.unseal(
+        str(sealed),
+        str(keys["node"] / "minion.pem"),
+        str(out),
+        archive_sha256=ret["archive_sha256"],
+    )
+    assert fileio.sha256_file(opened) == ret["archive_sha256"]
+    with pytest.raises(CommandExecutionError, match="not the backup the master recorded"):
+        backup_format.unseal(
+            str(sealed), str(keys["node"] / "minion.pem"), str(out), archive_sha256="1" * 64
+        )
+
+
+# --- hostid -------------------------------------------------------------------------------
+
+
+def test_a_server_backup_holds_the_hostid_file():
+    assert "/etc/hostid" in backup_format.manifest("server")
+    assert "/etc/hostid" not in backup_format.manifest("manager")
+
+
+@pytest.mark.parametrize("value", ["c0a8000a", None])
+def test_backup_json_carries_the_hostid_in_effect(value):
+    info = backup_format.new_info("server", "m", "h", "c", [], [], [], {}, hostid=value)
+    loaded = backup_format.load_info(backup_format.dump_info(info), "b")
+    assert loaded.get("hostid") == value
+
+
+def test_a_hostid_in_backup_json_that_is_not_one_is_refused():
+    info = backup_format.new_info("server", "m", "h", "c", [], [], [], {}, hostid="c0a8000a")
+    info["hostid"] = "not-hex"
+    with pytest.raises(CommandExecutionError, match="hostid 'not-hex'"):
+        backup_format.load_info(backup_format.dump_info(info), "b")
+
+
+def test_the_restore_plan_writes_the_hostid_backup_json_recorded(tmp_path):
+    root = make_tree(tmp_path / "node", SERVER_FILES)
+    archive = write_backup(tmp_path, root=root, hostid="c0a8000a")
+    backup_format.unpack(str(archive), str(tmp_path / "unpacked"))
+    source = tmp_path / "unpacked" / archive.name[:-4]
+    plan = {s["path"]: s for s in backup_format.restore_plan(str(source), str(tmp_path / "new"))}
+    assert plan["/etc/hostid"]["content"] == hostid_value.to_bytes("c0a8000a")
+    assert plan["/etc/hostid"]["mode"] == 0o644
+
+
+def test_the_restore_plan_restores_the_hostid_file_the_backup_holds(tmp_path):
+    root = make_tree(tmp_path / "node", SERVER_FILES)
+    (root / "etc/hostid").write_bytes(hostid_value.to_bytes("12345678"))
+    archive = write_backup(tmp_path, root=root, hostid="12345678")
+    backup_format.unpack(str(archive), str(tmp_path / "unpacked"))
+    source = tmp_path / "unpacked" / archive.name[:-4]
+    plan = {s["path"]: s for s in backup_format.restore_plan(str(source), str(tmp_path / "new"))}
+    assert plan["/etc/hostid"]["source"] == str(source / "etc/hostid")
+
+
+# --- the manager's /var/lib/chroma ---------------------------------------------------------------
+
+
+def test_a_manager_restore_plan_puts_back_the_certificates_only(tmp_path):
+    root = make_tree(tmp_path / "node", SERVER_FILES)
+    archive = write_backup(tmp_path, root=root, kind="manager")
+    backup_format.unpack(str(archive), str(tmp_path / "unpacked"))
+    source = tmp_path / "unpacked" / archive.name[:-4]
+    fresh = make_tree(
+        tmp_path / "fresh",
+        {
+            "var/lib/chroma/authority.crt": ("NEW CA\n", 0o644),
+            "var/lib/chroma/repo/x.rpm": ("", 0o644),
+        },
+    )
+    plan = {s["path"]: s for s in backup_format.restore_plan(str(source), str(fresh))}
+    assert "/var/lib/chroma" not in plan
+    assert {p for p in plan if p.startswith("/var/lib/chroma/")} == {
+        "/var/lib/chroma/authority.crt",
+        "/var/lib/chroma/self.crt",
+        "/var/lib/chroma/private.pem",
+    }
+    assert (
+        plan["/var/lib/chroma/authority.crt"]["inst"] == "/var/lib/chroma/certs-inst/authority.crt"
+    )
+    assert plan["/var/lib/chroma/authority.crt"]["keep_original"] is True
+    assert plan["/var/lib/chroma/self.crt"]["keep_original"] is False

@@ -107,3 +107,12 @@ def test_a_hostid_file_that_appears_while_writing_is_kept(tmp_path, monkeypatch)
         hostid.make_persistent(str(path))
     assert path.read_bytes() == b"\x78\x56\x34\x12"
     assert [p.name for p in tmp_path.iterdir()] == ["hostid"]
+
+
+def test_an_expected_hostid_that_is_not_one_is_a_bad_argument(tmp_path, monkeypatch):
+    from _modules import hostid
+
+    monkeypatch.setattr(hostid, "__salt__", {}, raising=False)
+    with pytest.raises(SaltInvocationError, match="not a hostid"):
+        hostid.make_persistent(str(tmp_path / "hostid"), hostid="xyz")
+    assert list(tmp_path.iterdir()) == []
