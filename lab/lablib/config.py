@@ -267,6 +267,11 @@ def build_spec(settings_path=None, pillar_dir=None, venv=None):
     if tree and not isinstance(repos, dict):
         findings.append(f"{pkey}repos: must map repository names to URLs")
         repos = {}
+    # A repository is its base URL, or a mapping with `baseurl` (and gpgkey/gpgcheck).
+    repos = {k: v.get("baseurl") if isinstance(v, dict) else v for k, v in repos.items()}
+    for name, url in repos.items():
+        if not isinstance(url, str) or not url:
+            findings.append(f"{pkey}repos:{name}: give its base URL (or a mapping with baseurl)")
     if findings:
         raise ConfigError(findings)
     domain = nodes[0].fqdn.split(".", 1)[1]

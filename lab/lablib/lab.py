@@ -3,7 +3,12 @@
 `Lab.up()` creates a run (a run id in every name), records everything it makes in the
 run's state file before making it, and tears the run down again if any step fails.
 `Lab.attach(run_dir)` gives the same object for an existing run (labctl status/down,
-tests). `teardown()` works from the state file alone, so it also cleans up after a crash.
+tests). `teardown()` works from the state file alone, so it also cleans up after a crash,
+and ends only what belongs to its own run.
+
+Logs are kept apart from the runs: `<run base>/logs/<run id>/` (a run is only a directory
+named by its run id, see lablib.state), and the copy of the run's state there is named
+`run-state.json`.
 """
 
 import concurrent.futures
@@ -24,7 +29,21 @@ from .labd import request as labd_request
 from .master import Master
 from .node import Node
 from .proc import child_pids, kill_recorded, nsenter_argv, run, same_process, wait_gone
-from .state import RunState, list_runs, new_run_id
+from .state import (
+    STATE_NAME,
+    RunState,
+    is_run_id,
+    list_runs,
+    new_run_id,
+    process_start_time,
+    run_state,
+)
+
+LOGS_DIR = "logs"
+RUN_HINT = (
+    "pick one with --run RUN_ID, before or after the command (lab/labctl down --run {example}), "
+    "or LAB_RUN=RUN_ID"
+)
 
 
 class LabError(Exception):
@@ -81,8 +100,16 @@ class Lab:
     @classmethod
     def attach(cls, run_dir):
         run_dir = Path(run_dir)
-        with open(run_dir / "spec.json", encoding="utf-8") as handle:
-            spec = LabSpec.from_json(json.load(handle)["spec"])
+        if run_state(run_dir) is None:
+            raise LabError(f"{run_dir} is not a lab run")
+        try:
+            with open(run_dir / "spec.json", encoding="utf-8") as handle:
+                spec = LabSpec.from_json(json.load(handle)["spec"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise LabError(
+                f"run {run_dir.name} has no readable spec.json ({exc}): it is still starting "
+                f"or its `up` failed early; `lab/labctl down --run {run_dir.name}` removes it"
+            ) from None
         return cls(spec, run_dir)
 
     @staticmethod
@@ -90,8 +117,13 @@ class Lab:
         base = Path(run_base or os.environ.get("LAB_RUN_BASE") or _default_run_base())
         run_id = run_id or os.environ.get("LAB_RUN")
         if run_id:
+            if not is_run_id(run_id):
+                raise LabError(
+                    f"{run_id!r} is not a run id (6 hex digits, as `lab/labctl status` or "
+                    f"`ls {base}` shows)"
+                )
             path = base / run_id
-            if not (path / "state.json").is_file():
+            if run_state(path) is None:
                 raise LabError(f"no lab run {run_id} under {base}")
             return path
         runs = list_runs(base)
@@ -99,7 +131,8 @@ class Lab:
             raise LabError(f"no lab run under {base} (start one with `lab/labctl up`)")
         if len(runs) > 1:
             names = ", ".join(r.name for r in runs)
-            raise LabError(f"several lab runs under {base} ({names}): pick one with --run")
+            hint = RUN_HINT.format(example=runs[0].name)
+            raise LabError(f"several lab runs under {base} ({names}): {hint}")
         return runs[0]
 
     def _build(self):
@@ -390,7 +423,7 @@ class Lab:
 
     # ------------------------------------------------------------------ logs
     def logs_dir(self):
-        return Path(self.spec.run_base) / f"{self.run_id}-logs"
+        return logs_dir(self.spec.run_base, self.run_id)
 
     def collect_logs(self, dest):
         """Copy the node and lab logs (node disks' /var/log, consoles, master, prober)."""
@@ -405,10 +438,13 @@ class Lab:
             var_log = node.upper("/var/log")
             if var_log.exists():
                 shutil.copytree(var_log, target / "var-log", dirs_exist_ok=True, symlinks=True)
-        for name in ("labd.log", "labd.console", "prober.jsonl", "state.json", "old-cib.xml"):
+        # The state is copied under another name: a logs folder is never taken for a run.
+        copies = {name: name for name in ("labd.log", "labd.console", "prober.jsonl")}
+        copies.update({"old-cib.xml": "old-cib.xml", STATE_NAME: f"run-{STATE_NAME}"})
+        for name, copy_name in copies.items():
             src = self.run_dir / name
             if src.exists():
-                shutil.copy2(src, dest / name)
+                shutil.copy2(src, dest / copy_name)
         if self.master.log.exists():
             shutil.copytree(self.master.log, dest / "master", dirs_exist_ok=True)
         for target in self.spec.targets:
@@ -422,15 +458,33 @@ class Lab:
         teardown_run(self.run_dir, keep_run_dir=keep_run_dir)
 
 
+def logs_dir(run_base, run_id):
+    """Where the logs of run `run_id` are kept: beside the runs, never taken for one."""
+    return Path(run_base) / LOGS_DIR / run_id
+
+
 def teardown_run(run_dir, keep_run_dir=False):
-    """Remove everything the state file lists: processes, namespaces, run dir."""
+    """Remove everything the state file lists: processes, namespaces, run dir.
+
+    Only a run (lablib.state.run_state) is torn down, and only what is its own: a process
+    recorded in its state is ended only while it still lives in one of the run's network
+    namespaces or runs from the run's directory.
+    """
     run_dir = Path(run_dir)
-    state = RunState(run_dir)
-    data = state.read()
+    data = run_state(run_dir)
+    if data is None:
+        raise LabError(
+            f"{run_dir} is not a lab run (a run is <run base>/<6 hex digits>/ with its own "
+            f"{STATE_NAME}): nothing was removed"
+        )
     run_id = run_dir.name
     with contextlib.suppress(Exception):
         labd_request(run_dir, {"op": "stop"}, timeout=20)
-    procs = data.get("processes", {})
+    procs = {
+        role: proc
+        for role, proc in data["processes"].items()
+        if _owned_by_run(proc, run_dir, data["netns"], role)
+    }
     # Node and master PID 1s first: SIGKILL empties their PID namespaces at once.
     order = sorted(procs, key=lambda r: (0 if r.startswith(("node:", "master")) else 1, r))
     for role in order:
@@ -453,6 +507,32 @@ def teardown_run(run_dir, keep_run_dir=False):
     _restore_netns_dir(host)
     if not keep_run_dir:
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _owned_by_run(proc, run_dir, namespaces, role):
+    """Is the recorded process (still) one of this run's: alive with its recorded start
+    time, in one of the run's network namespaces or started from the run's directory?"""
+    try:
+        pid, start = int(proc["pid"]), proc["start"]
+    except (KeyError, TypeError, ValueError):
+        return False
+    if start is None or process_start_time(pid) != start:
+        return False  # gone, or a recycled PID: nothing to end
+    try:
+        net = os.readlink(f"/proc/{pid}/ns/net")
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv = handle.read().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    for name in namespaces:
+        with contextlib.suppress(OSError):
+            if net == f"net:[{os.stat(f'/run/netns/{name}').st_ino}]":
+                return True
+    base = str(run_dir)
+    if any(a == base or a.startswith(base + "/") or a in namespaces for a in argv):
+        return True
+    log(f"run {run_dir.name}: {role} (PID {pid}) is not this run's process: left running")
+    return False
 
 
 def _restore_netns_dir(host):

@@ -1,8 +1,8 @@
 """The lab's salt-master: in the hub network namespace and a PID namespace of its own.
 
-Its CLIs (salt, salt-run, salt-key, salt-call --local) run "in the master's context":
-the hub network namespace (the master listens on the hub address only) and the master's
-config directory. Keys: the lab pre-seeds each minion's key, as a site's kickstart does
+Its CLIs (salt, salt-run, salt-key, salt-cp, and salt-call, local only) run "in the
+master's context": the hub network namespace (the master listens on the hub address only)
+and the master's config directory. Keys: the lab pre-seeds each minion's key, as a site's kickstart does
 (the master never auto-accepts): `up` and `rebuild` write the node's new public key into
 the master's accepted keys before the node boots.
 """
@@ -61,6 +61,25 @@ include:
   - {REACTOR_CONF}
 """
         write(self.conf_dir / "master", config)
+        # `labctl salt-call ...`: a local salt-call over the same trees, its files here.
+        call = self.root / "call"
+        minion = f"""# salt-call in the lab master's context (labctl salt-call): local only.
+id: lab-master-call
+root_dir: {call}
+pki_dir: {call}/pki
+cachedir: {call}/cache
+sock_dir: {call}/sock
+log_file: {self.log}/call
+file_client: local
+file_roots:
+  base:
+    - {REPO_ROOT}/salt
+    - {REPO_ROOT}
+pillar_roots:
+  base:
+    - {self.spec.pillar_dir}
+"""
+        write(self.conf_dir / "minion", minion)
 
     def accept_key(self, minion_id, public_key):
         """Pre-seed a minion's key as accepted (replacing a rebuilt node's old key)."""
@@ -89,7 +108,8 @@ include:
         ]
 
     def cli_argv(self, program, args):
-        """argv of a master CLI (salt, salt-run, salt-key, salt-cp) in the master's context."""
+        """argv of a master CLI (salt, salt-run, salt-key, salt-cp, salt-call) in the master's
+        context; `args` are the CLI's own, passed as given."""
         return [
             "ip",
             "netns",

@@ -8,14 +8,15 @@ import ipaddress
 import os
 
 from .proc import run
+from .state import is_run_id, netns_prefix
 
 
 def hub_ns(run_id):
-    return f"lul-{run_id}-hub"
+    return f"{netns_prefix(run_id)}hub"
 
 
 def node_ns(run_id, minion):
-    return f"lul-{run_id}-{minion}"
+    return f"{netns_prefix(run_id)}{minion}"
 
 
 def exists(name):
@@ -56,7 +57,7 @@ def processes_in(name):
 
 
 def delete(name, run_id):
-    if run_id not in name or not name.startswith("lul-"):
+    if not is_run_id(run_id) or not name.startswith(netns_prefix(run_id)):
         raise ValueError(f"refusing to delete namespace {name!r}: not one of run {run_id}")
     if exists(name):
         run(["ip", "netns", "del", name], check=False)

@@ -4,21 +4,58 @@
 network namespaces (by name, all carrying the run id), processes (by PID and start time,
 so a recycled PID is never killed), and the run directory. Two writers (labctl and labd)
 share it under an flock.
+
+A run is a directory `<run base>/<run id>` (6 hex digits) whose state file is complete
+and its own (its run id is the directory's name, every namespace it lists carries that id);
+nothing else under the run base (a copy of a state file among logs, a half-written
+directory) is ever taken for a run.
 """
 
 import contextlib
 import fcntl
 import json
 import os
+import re
 import secrets
 import time
 from pathlib import Path
 
 STATE_NAME = "state.json"
+RUN_ID = re.compile(r"[0-9a-f]{6}")
 
 
 def new_run_id():
     return secrets.token_hex(3)
+
+
+def is_run_id(name):
+    return isinstance(name, str) and RUN_ID.fullmatch(name) is not None
+
+
+def netns_prefix(run_id):
+    """Every network namespace of run `run_id` is named `lul-<run id>-<role>`."""
+    return f"lul-{run_id}-"
+
+
+def run_state(run_dir):
+    """The state of the run in `run_dir`, or None when `run_dir` is not a run."""
+    run_dir = Path(run_dir)
+    if not is_run_id(run_dir.name):
+        return None
+    try:
+        with open(run_dir / STATE_NAME, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("run_id") != run_dir.name:
+        return None
+    netns = data.get("netns")
+    if not isinstance(netns, list) or not isinstance(data.get("processes"), dict):
+        return None
+    prefix = netns_prefix(run_dir.name)
+    if not all(isinstance(name, str) and name.startswith(prefix) for name in netns):
+        return None
+    return data
 
 
 def process_start_time(pid):
@@ -106,10 +143,11 @@ class RunState:
 
 
 def list_runs(run_base):
+    """The runs under `run_base`, oldest state first."""
     base = Path(run_base)
     if not base.is_dir():
         return []
     return sorted(
-        (p for p in base.iterdir() if (p / STATE_NAME).is_file()),
+        (p for p in base.iterdir() if p.is_dir() and run_state(p) is not None),
         key=lambda p: (p / STATE_NAME).stat().st_mtime,
     )

@@ -44,6 +44,20 @@ lustre_upgrade:
 
   # Package repositories of the EL7 servers. The manager mirrors the Lustre ones
   # (runbook: "Create Local Repositories"); servers fetch Manager-for-Lustre.repo from it.
+  # Each is a base URL, or a mapping that says how yum checks its package signatures:
+  #   lustre-server:
+  #     baseurl: https://downloads.whamcloud.com/public/lustre/lustre-2.10.8/el7/server
+  #     gpgkey: https://mirror.lfs.example/keys/RPM-GPG-KEY-lustre  # checks on with this key
+  #   epel:
+  #     baseurl: https://mirror.lfs.example/epel/7/x86_64
+  #     gpgcheck: false            # unsigned (a local rebuild): install unchecked
+  # A base URL alone: unchecked (the runbook's Lustre and e2fsprogs packages are
+  # unsigned), except epel, checked with the key epel-release installs
+  # (/etc/pki/rpm-gpg/RPM-GPG-KEY-EPEL-7). The OS repositories stay checked.
+  # The COPR repositories sign their packages too, e.g.
+  #   manager-for-lustre:
+  #     baseurl: https://copr-be.cloud.fedoraproject.org/results/managerforlustre/manager-for-lustre/epel-7-x86_64
+  #     gpgkey: https://copr-be.cloud.fedoraproject.org/results/managerforlustre/manager-for-lustre/pubkey.gpg
   repos:
     lustre-server: https://downloads.whamcloud.com/public/lustre/lustre-2.10.8/el7/server
     lustre-client: https://downloads.whamcloud.com/public/lustre/lustre-2.10.8/el7/client
@@ -81,5 +95,8 @@ lustre_upgrade:
   #     ldiskfs:
   #       kernel_version: 3.10.0-957.10.1.el7_lustre
   #   repo_options: {}            # extra pkgrepo.managed options per repository id
-  #   firewall_zone: public
+  #   repo_gpgkeys:               # keys of repositories given without a gpgkey
+  #     epel: file:///etc/pki/rpm-gpg/RPM-GPG-KEY-EPEL-7
+  #   arch: x86_64                # arch, kernel_version and firewall_zone are words of
+  #   firewall_zone: public       # command lines: letters, digits and . _ + ~ - only
   #   ntp: {step: true}           # step the clock once (ntpd -qg) after the restore

@@ -3,6 +3,7 @@
 #   echo -n 'PASSWORD' | gpg --armor --batch --trust-model always --encrypt -r <master key id>
 # These blocks are encrypted for the throwaway key in tests/fixtures/gpg/: replace them.
 # Fence passwords are not here: they come back from each pair's CIB backup.
+# top.sls gives this file only to the nodes of the pairs in lustre_upgrade/init.sls.
 lustre_upgrade:
   secrets:
     hacluster_password: |

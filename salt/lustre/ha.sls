@@ -12,7 +12,8 @@
 
     lustre_upgrade:firewall `high-availability` (the default) opens the high-availability
     service in the zone lustre_upgrade:server:firewall_zone (permanent and runtime);
-    `disabled` stops and disables firewalld. #}
+    `disabled` stops and disables firewalld. The zone is one word (lustre/map.jinja refuses
+    anything else, naming the key) and is quoted where it joins a command line. #}
 {%- from "lustre/map.jinja" import lustre with context %}
 {%- set config = lustre.config %}
 {%- set secret_key = 'lustre_upgrade:secrets:hacluster_password' %}
@@ -80,11 +81,13 @@ lustre-ha-firewall-high-availability-permanent:
       - service: lustre-ha-firewalld-running
 
 {#- `firewall-cmd --add-service=high-availability`: the running configuration, when only it
-    lacks the service. #}
+    lacks the service. The command runs without a shell (Salt splits it into words); the
+    `unless` check is a string Salt always gives to a shell, hence the quoting. #}
 lustre-ha-firewall-high-availability-runtime:
   cmd.run:
-    - name: firewall-cmd --zone={{ zone }} --add-service=high-availability
-    - unless: firewall-cmd --zone={{ zone }} --query-service=high-availability
+    - name: {{ ('firewall-cmd --zone=' ~ (zone | quote) ~ ' --add-service=high-availability') | json }}
+    - python_shell: False
+    - unless: {{ ('firewall-cmd --zone=' ~ (zone | quote) ~ ' --query-service=high-availability') | json }}
     - require:
       - firewalld: lustre-ha-firewall-high-availability-permanent
   {%- set firewall_state = {'cmd': 'lustre-ha-firewall-high-availability-runtime'} %}

@@ -9,7 +9,9 @@ package lists are written here by hand from the runbook ("Install the Lustre Ser
 Software", "Configure the High Availability Framework").
 
 The minion's id is in no pillar file: each test gives it its node entry through a pillar
-override, like the orchestration passes run data.
+override, like the orchestration passes run data. pillar.example gives its secrets only to
+the nodes its pairs list, so the override also carries a stand-in hacluster password for
+the renders; the tests of the real (GPG-encrypted) secret use such a node (``PAIR_NODE``).
 """
 
 import copy
@@ -41,6 +43,10 @@ PILLAR_EXAMPLE = yaml.safe_load(
 )["lustre_upgrade"]
 # The tests never reboot anything; this replaces the reboot command wherever a state may run.
 NO_REBOOT = {"server": {"reboot": {"command": "echo lustre-server-would-reboot-now"}}}
+# What lustre.ha checks before rendering (present, decrypted); never the real secret.
+RENDER_SECRETS = {"secrets": {"hacluster_password": "stand-in-for-the-render"}}
+# A node of a pillar.example pair no other test uses: it gets the real secrets.
+PAIR_NODE = "mds1-a"
 
 PATCHED_KERNEL = "3.10.0-957.10.1.el7_lustre"
 ZFS_KERNEL = "3.10.0-957.10.1.el7"
@@ -163,7 +169,7 @@ def node_pillar(osd=None, pair_osd=None, no_reboot=True, **lustre_upgrade):
     pair = {"nodes": [node]}
     if pair_osd is not None:
         pair["osd"] = pair_osd
-    data = {"pairs": {PAIR: pair}, **(NO_REBOOT if no_reboot else {})}
+    data = {"pairs": {PAIR: pair}, **RENDER_SECRETS, **(NO_REBOOT if no_reboot else {})}
     return {"lustre_upgrade": _merged(data, lustre_upgrade)}
 
 
@@ -235,6 +241,28 @@ def el7_minion(master, salt_cli, rpmdb):
 def call(el7_minion, salt_cli):
     def run(fun, *args, **kwargs):
         return salt_cli.run(fun, *args, minion_tgt=MINION, **kwargs)
+
+    run.rendered = {}
+    return run
+
+
+@pytest.fixture(scope="module")
+def pair_node(master, salt_cli, rpmdb):
+    """A pair node of pillar.example (EL7 grains): the one kind of minion given the secret."""
+    factory = master.salt_minion_daemon(
+        PAIR_NODE, overrides={"grains": EL7_GRAINS, "log_level_logfile": "debug"}
+    )
+    factory.environ = {**factory.environ, "HOME": str(rpmdb.home)}
+    with factory.started(start_timeout=60):
+        ret = salt_cli.run("saltutil.sync_all", minion_tgt=PAIR_NODE)
+        assert ret.returncode == 0, ret
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def pair_call(pair_node, salt_cli):
+    def run(fun, *args, **kwargs):
+        return salt_cli.run(fun, *args, minion_tgt=PAIR_NODE, **kwargs)
 
     run.rendered = {}
     return run
@@ -313,22 +341,23 @@ def test_server_installs_the_runbook_packages_of_each_flavour(call, osd):
 
     e2fsprogs = states.get("lustre-server-e2fsprogs-from-e2fsprogs-wc")
     if book["e2fsprogs"]:
-        # yum --nogpgcheck --disablerepo=* --enablerepo=e2fsprogs-wc install e2fsprogs…
+        # yum --disablerepo=* --enablerepo=e2fsprogs-wc install e2fsprogs… (the runbook's
+        # --nogpgcheck is the repository's gpgcheck=0: see test_state_tree_input)
         assert (e2fsprogs["state"], e2fsprogs["fun"]) == ("pkg", "latest")
         assert e2fsprogs["pkgs"] == book["e2fsprogs"]
         assert e2fsprogs["fromrepo"] == "e2fsprogs-wc"
-        assert e2fsprogs["skip_verify"] is True
+        assert "skip_verify" not in e2fsprogs
     else:
         assert e2fsprogs is None
 
     kernel = states["lustre-server-lustre-kernel-installed"]
     assert kernel["pkgs"] == [{name: book["kernel"]} for name in KERNEL_PACKAGES]
     if book["os_repos_disabled"]:
-        # yum --nogpgcheck --disablerepo=base,extras,updates install kernel…
+        # yum --disablerepo=base,extras,updates install kernel…
         assert kernel["disablerepo"] == "base,extras,updates"
-        assert kernel["skip_verify"] is True
     else:
-        assert "disablerepo" not in kernel and "skip_verify" not in kernel
+        assert "disablerepo" not in kernel
+    assert "skip_verify" not in kernel
 
     devel = states.get("lustre-server-development-packages-installed")
     if book["devel"]:
@@ -338,7 +367,7 @@ def test_server_installs_the_runbook_packages_of_each_flavour(call, osd):
 
     packages = states["lustre-server-lustre-packages-installed"]
     assert packages["pkgs"] == book["packages"]
-    assert packages["skip_verify"] is True
+    assert "skip_verify" not in packages
 
     dkms = states.get("lustre-server-dkms-modules-installed")
     if book["dkms"]:
@@ -603,24 +632,26 @@ def _leaks(secret, text):
     return secret in str(text)
 
 
-def test_hacluster_password_is_read_when_the_state_runs_never_rendered(call, hacluster_password):
-    pillar = node_pillar("ldiskfs")
-    user = by_id(low_chunks(call, "lustre.ha", pillar))["lustre-ha-hacluster-user-present"]
+def test_hacluster_password_is_read_when_the_state_runs_never_rendered(
+    pair_call, hacluster_password
+):
+    pillar = {"lustre_upgrade": NO_REBOOT}
+    user = by_id(low_chunks(pair_call, "lustre.ha", pillar))["lustre-ha-hacluster-user-present"]
     assert (user["state"], user["fun"], user["name"]) == ("user", "present", "hacluster")
     assert user["password"] == "__slot__:salt:config.get(lustre_upgrade:secrets:hacluster_password)"
     assert user["hash_password"] is True
     for fun in ("state.show_sls", "state.show_low_sls"):
-        ret = call(fun, "lustre.ha", pillar=pillar)
+        ret = pair_call(fun, "lustre.ha", pillar=pillar)
         leaked = _leaks(hacluster_password, ret.stdout)
         assert not leaked, f"{fun} shows the hacluster password"
 
 
-def test_the_password_slot_yields_the_decrypted_secret_not_a_mask(call, hacluster_password):
+def test_the_password_slot_yields_the_decrypted_secret_not_a_mask(pair_call, hacluster_password):
     """The slot, resolved by the state machinery, is the plain secret user.present hashes."""
-    user = by_id(low_chunks(call, "lustre.ha", node_pillar("ldiskfs")))[
+    user = by_id(low_chunks(pair_call, "lustre.ha", {"lustre_upgrade": NO_REBOOT}))[
         "lustre-ha-hacluster-user-present"
     ]
-    ret = call(
+    ret = pair_call(
         "state.single",
         "test.configurable_test_state",
         "name=slot",
@@ -647,20 +678,20 @@ def _job_log(log_file, marker, timeout=30):
 
 
 def test_hacluster_password_is_redacted_in_the_state_return_and_absent_from_the_log(
-    call, el7_minion, hacluster_password
+    pair_call, pair_node, hacluster_password
 ):
     """The rendered user.present, run in test mode against this machine's hacluster user."""
-    user = by_id(low_chunks(call, "lustre.ha", node_pillar("ldiskfs")))[
+    user = by_id(low_chunks(pair_call, "lustre.ha", {"lustre_upgrade": NO_REBOOT}))[
         "lustre-ha-hacluster-user-present"
     ]
     args = [f"{key}={user[key]}" for key in ("name", "gid", "shell", "password", "hash_password")]
-    ret = call("state.single", "user.present", *args, test=True)
+    ret = pair_call("state.single", "user.present", *args, test=True)
     (result,) = ret.data.values()
     assert result["result"] is None, result
     assert "passwd: XXX-REDACTED-XXX" in result["comment"]
     leaked = _leaks(hacluster_password, ret.stdout)
     assert not leaked, "the state return shows the hacluster password"
-    job = _job_log(Path(el7_minion.config["log_file"]), "user.present")
+    job = _job_log(Path(pair_node.config["log_file"]), "user.present")
     leaked = _leaks(hacluster_password, "\n".join(job))
     assert not leaked, "the minion log of the user.present job contains the hacluster password"
 

@@ -2,7 +2,7 @@
 
 One lab serves the whole session (it takes ~30 s to come up); every test starts from the
 baseline (both nodes online, no standby, every target on its preferred node). A test
-that fails gets its node and lab logs copied under <run base>/<run id>-logs/<test>/ and
+that fails gets its node and lab logs copied under <run base>/logs/<run id>/<test>/ and
 the lab torn down, so the next test starts from a fresh lab. A test that leaves the lab
 in a state the baseline cannot undo (a rebuilt node) calls `lab_session.mark_dirty()`: the
 lab is torn down after that test.

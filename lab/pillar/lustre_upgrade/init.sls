@@ -26,7 +26,10 @@ lustre_upgrade:
     lustre-server: http://10.213.0.254:8080/lustre-server
     lustre-client: http://10.213.0.254:8080/lustre-client
     e2fsprogs-wc: http://10.213.0.254:8080/e2fsprogs-wc
-    epel: http://10.213.0.254:8080/epel
+    # The lab's RPMs are unsigned: EPEL (checked with epel-release's key by default) says so.
+    epel:
+      baseurl: http://10.213.0.254:8080/epel
+      gpgcheck: false
     manager-for-lustre: http://10.213.0.254:8080/manager-for-lustre
     dnf-el7: http://10.213.0.254:8080/dnf-el7
     # IML's agent repository; the lab manager serves its definition (runbook: curl

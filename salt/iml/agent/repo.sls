@@ -41,8 +41,12 @@ iml-agent-manager-repo-without-lustre-repos:
                    ~ 'lustre_upgrade:repos: set pillar lustre_upgrade:server:lustre_repos to '
                    ~ 'manager to use the manager\'s mirror, or have the manager serve iml-agent '
                    ~ 'only (iml.write_manager_repo_file repos=iml-agent)') | json }}
-    - onlyif: {{ ('grep -qE "^\\[(lustre-server|lustre-client|e2fsprogs-wc)\\]" '
-                  ~ lustre.config.agent_repo_file) | json }}
+    {#- file.search, not grep: the path (a pillar value) is one argument, never shell text. #}
+    - onlyif:
+      - fun: file.search
+        path: {{ lustre.config.agent_repo_file | json }}
+        pattern: {{ '^\\[(lustre-server|lustre-client|e2fsprogs-wc)\\]' | json }}
+        ignore_if_missing: True
     - require:
       - iml: iml-agent-manager-repo-installed
 {%- endif %}

@@ -25,7 +25,6 @@ lustre-server-running-lustre-kernel:
 lustre-server-lustre-packages-installed:
   pkg.installed:
     - pkgs: {{ flavour.packages | json }}
-    - skip_verify: True
     - require:
       - test: lustre-server-running-lustre-kernel
 {%- if flavour.hostid %}

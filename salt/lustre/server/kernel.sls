@@ -19,12 +19,14 @@ include:
 {%- if flavour.e2fsprogs %}
 
 {#- `yum --nogpgcheck --disablerepo=* --enablerepo=e2fsprogs-wc install e2fsprogs…`: yum
-    upgrades an installed e2fsprogs to the newest of that repository, so pkg.latest. #}
+    upgrades an installed e2fsprogs to the newest of that repository, so pkg.latest.
+    No --nogpgcheck (skip_verify) here or below: it would also take unsigned dependencies
+    from EPEL and the OS repositories; an unsigned repository says gpgcheck=0 itself
+    (lustre.repos, pillar lustre_upgrade:repos). #}
 lustre-server-e2fsprogs-from-e2fsprogs-wc:
   pkg.latest:
     - pkgs: {{ flavour.e2fsprogs | json }}
     - fromrepo: e2fsprogs-wc
-    - skip_verify: True
     - require:
   {%- for sls in lustre.repo_sls %}
       - sls: {{ sls }}
@@ -69,9 +71,6 @@ lustre-server-lustre-kernel-installed:
 {%- endfor %}
 {%- if flavour.kernel_disablerepo %}
     - disablerepo: {{ flavour.kernel_disablerepo | json }}
-{%- endif %}
-{%- if flavour.kernel_skip_verify %}
-    - skip_verify: True
 {%- endif %}
     - require:
       - pkg: lustre-server-kernel-tools-newer-than-lustre-kernel-removed
