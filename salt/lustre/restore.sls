@@ -1,22 +1,28 @@
 {#- Restore this node's OS configuration from its own backup (runbook: "Restore the Node OS
     Configuration from Backup", and /var/lib/chroma of "Install the IML Agent").
 
-    The backup is the path the orchestration delivered to the node, passed as pillar
-    lustre_upgrade_run:backup:
-      salt oss1-a state.apply lustre.restore \
-        pillar='{lustre_upgrade_run: {backup: /var/lib/lustre-upgrade/restore/<archive>.sealed} }'
+    The backup is the path the orchestration delivered to the node and the checksums the
+    master recorded when it delivered it (salt-run lustre_upgrade.deliver_backup returns all
+    three), passed as pillar lustre_upgrade_run:
+      salt oss1-a state.apply lustre.restore pillar='{lustre_upgrade_run: {
+        backup: /var/lib/lustre-upgrade/restore/<archive>.sealed,
+        sha256: <sha256>, archive_sha256: <archive_sha256>} }'
     ntp is installed first, so the restored ntp.conf replaces the packaged one (kept as
     ntp.conf.inst, like the runbook's mv); the clock is then stepped once (`ntpd -qg`,
     lustre_upgrade:server:ntp:step) and ntpd enabled and started. #}
 {%- from "lustre/map.jinja" import lustre with context %}
 {%- set ntp = lustre.config.ntp %}
-{%- set backup = salt['pillar.get']('lustre_upgrade_run:backup') %}
-{%- if not backup or backup is not string %}
-  {{- raise('pillar lustre_upgrade_run:backup is not set: lustre.restore needs the path of this '
-            ~ 'node\'s delivered backup, passed by the orchestration (state.apply lustre.restore '
-            ~ 'pillar=\'{lustre_upgrade_run: {backup: <path on the node>} }\'); deliver it '
-            ~ 'with salt-run lustre_upgrade.deliver_backup ' ~ lustre.minion ~ '. Nothing was applied') }}
-{%- endif %}
+{%- set run = salt['pillar.get']('lustre_upgrade_run', {}) %}
+{%- for key in ('backup', 'sha256', 'archive_sha256') %}
+{%-   if not run.get(key) or run.get(key) is not string %}
+  {{- raise('pillar lustre_upgrade_run:' ~ key ~ ' is not set: lustre.restore needs the path of '
+            ~ 'this node\'s delivered backup and the checksums the master recorded (backup, '
+            ~ 'sha256, archive_sha256), passed by the orchestration; deliver it with salt-run '
+            ~ 'lustre_upgrade.deliver_backup ' ~ lustre.minion ~ ', which returns all three. '
+            ~ 'Nothing was applied') }}
+{%-   endif %}
+{%- endfor %}
+{%- set backup = run.backup %}
 
 lustre-restore-ntp-installed:
   pkg.installed:
@@ -25,6 +31,8 @@ lustre-restore-ntp-installed:
 lustre-restore-node-configuration:
   node_backup.restored:
     - name: {{ backup | json }}
+    - sha256: {{ run.sha256 | json }}
+    - archive_sha256: {{ run.archive_sha256 | json }}
     - require:
       - pkg: lustre-restore-ntp-installed
 

@@ -1,7 +1,9 @@
 """The POSIX shell backup that EL6 nodes run makes archives node_backup can verify."""
 
+import json
 import os
 import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -43,7 +45,7 @@ def test_the_el6_script_and_the_module_make_the_same_backup(modules, tmp_path, c
 
     info = modules.node_backup.verify(archive)
     assert info["minion"] == "functional" and info["kind"] == "server"
-    assert set(info["absent"]) == {"/etc/rsyslog.conf", "/etc/selinux/config"}
+    assert set(info["absent"]) == {"/etc/rsyslog.conf", "/etc/selinux/config", "/etc/hostid"}
     sidecar = open(archive + ".sha256").read().split()[0]
     assert sidecar == info["sha256"]
 
@@ -68,9 +70,10 @@ def test_an_el6_backup_restores_on_the_rebuilt_node(modules, tmp_path, cib_file)
     root = make_tree(tmp_path / "node", SERVER_FILES)
     archive = run_script(root, tmp_path / "el6", cib_file).stdout.strip().splitlines()[-1]
     fresh = make_tree(tmp_path / "fresh", {"etc/hosts": ("127.0.0.1 localhost\n", 0o644)})
-    ret = modules.node_backup.restore(archive, root=str(fresh))
-    assert "/etc/shadow" in ret["changed"]
-    assert (fresh / "etc/shadow").stat().st_mode & 0o777 == 0o000
+    digest = open(archive + ".sha256").read().split()[0]
+    ret = modules.node_backup.restore(archive, sha256=digest, root=str(fresh))
+    assert "/etc/sudoers" in ret["changed"]
+    assert (fresh / "etc/sudoers").stat().st_mode & 0o777 == 0o440
     assert (fresh / "var/lib/chroma/private.pem").read_text() == "KEY\n"
 
 
@@ -92,4 +95,23 @@ def test_a_script_backup_of_another_minion_is_refused_on_restore(modules, tmp_pa
     res = run_script(root, tmp_path / "el6", cib_file, minion="oss1-b")
     archive = res.stdout.strip().splitlines()[-1]
     with pytest.raises(CommandExecutionError, match="belongs to minion 'oss1-b'"):
-        modules.node_backup.restore(archive, root=str(tmp_path / "fresh"))
+        digest = open(archive + ".sha256").read().split()[0]
+        modules.node_backup.restore(archive, sha256=digest, root=str(tmp_path / "fresh"))
+
+
+def _backup_json(archive):
+    with tarfile.open(archive) as tar:
+        (member,) = [m for m in tar.getmembers() if m.name.endswith("/backup.json")]
+        return json.load(tar.extractfile(member))
+
+
+def test_the_el6_backup_carries_the_hostid_pools_were_imported_under(tmp_path, cib_file):
+    root = make_tree(tmp_path / "node", SERVER_FILES)
+    archive = run_script(root, tmp_path / "el6", cib_file).stdout.strip().splitlines()[-1]
+    printed = subprocess.run(["hostid"], capture_output=True, text=True, check=True)
+    assert _backup_json(archive)["hostid"] == printed.stdout.strip()
+
+    (root / "etc" / "hostid").write_bytes((0x0A00A8C0).to_bytes(4, sys.byteorder))
+    archive = run_script(root, tmp_path / "el6-2", cib_file).stdout.strip().splitlines()[-1]
+    assert _backup_json(archive)["hostid"] == "0a00a8c0"
+    assert "etc/hostid" in members(archive)

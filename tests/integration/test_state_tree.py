@@ -699,10 +699,11 @@ def test_hacluster_password_is_redacted_in_the_state_return_and_absent_from_the_
 # --- lustre.restore ---------------------------------------------------------------------
 
 BACKUP = "/var/lib/lustre-upgrade/restore/bck-el7-node-20260101-120000.tgz.sealed"
+DELIVERED = {"backup": BACKUP, "sha256": "a" * 64, "archive_sha256": "b" * 64}
 
 
 def run_pillar(osd="ldiskfs", **lustre_upgrade):
-    return {**node_pillar(osd, **lustre_upgrade), "lustre_upgrade_run": {"backup": BACKUP}}
+    return {**node_pillar(osd, **lustre_upgrade), "lustre_upgrade_run": dict(DELIVERED)}
 
 
 def test_restore_installs_ntp_restores_the_backup_then_starts_ntpd(call):
@@ -713,6 +714,7 @@ def test_restore_installs_ntp_restores_the_backup_then_starts_ntpd(call):
         "restored",
         BACKUP,
     )
+    assert (restored["sha256"], restored["archive_sha256"]) == ("a" * 64, "b" * 64)
     assert states["lustre-restore-ntp-installed"]["name"] == "ntp"
     step = states["lustre-restore-ntp-clock-stepped"]
     assert step["name"] == "ntpd -qg"
@@ -727,10 +729,13 @@ def test_restore_installs_ntp_restores_the_backup_then_starts_ntpd(call):
     ]
 
 
-def test_restore_without_the_backup_in_pillar_names_the_key_and_applies_nothing(call):
-    ret = call("state.apply", "lustre.restore", pillar=node_pillar("ldiskfs"), test=True)
+@pytest.mark.parametrize("missing", ["backup", "sha256", "archive_sha256"])
+def test_restore_without_the_delivered_backup_names_the_key_and_applies_nothing(call, missing):
+    run = {k: v for k, v in DELIVERED.items() if k != missing}
+    pillar = {**node_pillar("ldiskfs"), "lustre_upgrade_run": run}
+    ret = call("state.apply", "lustre.restore", pillar=pillar, test=True)
     error = render_error(ret)
-    assert "lustre_upgrade_run:backup" in error
+    assert f"lustre_upgrade_run:{missing} is not set" in error
     assert "Nothing was applied" in error
 
 

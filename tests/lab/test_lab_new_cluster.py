@@ -39,7 +39,13 @@ def test_rebuilt_node_one_gets_its_configuration_back_and_a_new_cluster(lab, lab
     lab.salt_json(a.minion, "saltutil.sync_all")
 
     delivered = run_json(lab.salt_run("--out=json", "lustre_upgrade.deliver_backup", a.minion))
-    restored = lab.salt_json(a.minion, "node_backup.restore", delivered["path"])[a.minion]
+    restored = lab.salt_json(
+        a.minion,
+        "node_backup.restore",
+        delivered["path"],
+        f"sha256={delivered['sha256']}",
+        f"archive_sha256={delivered['archive_sha256']}",
+    )[a.minion]
     assert "/etc/hosts" in restored["changed"], restored
     old_conf = f"{restored['staging']}/etc/corosync/corosync.conf"
 

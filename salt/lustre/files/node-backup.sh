@@ -36,7 +36,7 @@ common="var/lib/chroma etc/sysconfig/network etc/sysconfig/network-scripts/ifcfg
 etc/yum.repos.d etc/hosts etc/passwd etc/group etc/shadow etc/gshadow etc/sudoers etc/resolv.conf
 etc/nsswitch.conf etc/rsyslog.conf etc/ntp.conf etc/selinux/config"
 case $kind in
-    server) manifest="$common etc/modprobe.d/iml_lnet_module_parameters.conf etc/corosync/corosync.conf etc/ssh root/.ssh"
+    server) manifest="$common etc/modprobe.d/iml_lnet_module_parameters.conf etc/corosync/corosync.conf etc/ssh root/.ssh etc/hostid"
             exclude= ;;
     manager) manifest="$common etc/ssh root/.ssh"
              exclude=var/lib/chroma/repo ;;
@@ -152,11 +152,28 @@ if [ -s "$work/contents" ]; then
     rm -f -- "$work/members.tar"
 fi
 
+# The hostid ZFS pools were imported under: /etc/hostid (4 bytes, host byte order), else
+# what hostid prints (glibc derives it from the host's address).
+hostid_line=
+if [ "$kind" = server ]; then
+    if [ -f etc/hostid ]; then
+        [ "$(wc -c < etc/hostid)" -eq 4 ] || fail "$root/etc/hostid is not 4 bytes: repair it before the backup"
+        hid=$(od -An -tx4 etc/hostid) || fail "od of $root/etc/hostid failed"
+        hid=$(printf '%s' "$hid" | tr -d ' \n')
+    else
+        hid=$(hostid) || fail "hostid failed"
+    fi
+    expr "x$hid" : 'x[0-9a-f]\{8\}$' > /dev/null || fail "hostid value '$hid' is not 8 hex digits"
+    hostid_line="  \"hostid\": \"$hid\",
+"
+fi
+
 info="$work/$top/backup.json"
 {
     printf '{\n  "format": 1,\n  "kind": %s,\n' "$(json_string "$kind")"
     printf '  "minion": %s,\n' "$(json_string "$minion")"
     printf '  "hostname": %s,\n  "created": %s,\n' "$(json_string "$fqdn")" "$(json_string "$stamp")"
+    printf '%s' "$hostid_line"
 } > "$info" || fail "cannot write backup.json"
 for list in manifest:/ absent: contents:/; do
     name=${list%%:*}
