@@ -14,7 +14,7 @@ from salt.exceptions import CommandExecutionError
 
 try:
     import lustre_upgrade_lib
-    from lustre_upgrade_lib import corosync_conf
+    from lustre_upgrade_lib import commandline, corosync_conf
 except ImportError as exc:
     _MISSING = f"{exc}: sync _utils/ with saltutil.sync_all, or pip install the extension"
 else:
@@ -23,6 +23,8 @@ else:
 __virtualname__ = "corosync"
 
 DEFAULT_CONF = "/etc/corosync/corosync.conf"
+# corosync-cfgtool answers at once, or hangs when corosync is wedged.
+CFGTOOL_TIMEOUT = 30
 
 
 def __virtual__():
@@ -101,9 +103,10 @@ def parse_ring_status(text):
     return corosync_conf.parse_ring_status(text)
 
 
-def ring_status():
+def ring_status(timeout=CFGTOOL_TIMEOUT):
     """
-    Return the ring (link) status of the local corosync (``corosync-cfgtool -s``).
+    Return the ring (link) status of the local corosync (``corosync-cfgtool -s``), which
+    must answer within ``timeout`` seconds.
 
     CLI Example:
 
@@ -111,9 +114,13 @@ def ring_status():
 
         salt '*' corosync.ring_status
     """
-    res = __salt__["cmd.run_all"](
-        ["corosync-cfgtool", "-s"], python_shell=False, ignore_retcode=True
-    )
+    argv = ["corosync-cfgtool", "-s"]
+    res = __salt__["cmd.run_all"](argv, python_shell=False, ignore_retcode=True, timeout=timeout)
+    if commandline.timed_out(res):
+        raise CommandExecutionError(
+            f"{commandline.failure_message(argv, res, timeout)}; is corosync wedged? "
+            "Check `systemctl status corosync` and the corosync log"
+        )
     if res["retcode"] != 0 and not res["stdout"].strip():
         raise CommandExecutionError(
             f"corosync-cfgtool -s failed: {res['stderr'].strip()}; is corosync running?"

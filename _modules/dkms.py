@@ -13,13 +13,16 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
     import lustre_upgrade_lib
-    from lustre_upgrade_lib import cli_args, dkms_status
+    from lustre_upgrade_lib import cli_args, commandline, dkms_status
 except ImportError as exc:
     _MISSING = f"{exc}: sync _utils/ with saltutil.sync_all, or pip install the extension"
 else:
     _MISSING = None
 
 __virtualname__ = "dkms"
+
+# ``dkms status`` reads /var/lib/dkms: it answers at once unless a build holds its lock.
+STATUS_TIMEOUT = 120
 
 
 def __virtual__():
@@ -47,9 +50,10 @@ def parse_status(text):
     return dkms_status.parse(text)
 
 
-def status(kernel=None):
+def status(kernel=None, timeout=STATUS_TIMEOUT):
     """
     Return every ``dkms status`` entry, optionally only those for one kernel.
+    ``dkms status`` must answer within ``timeout`` seconds.
 
     CLI Example:
 
@@ -58,15 +62,16 @@ def status(kernel=None):
         salt '*' dkms.status
         salt '*' dkms.status kernel=3.10.0-957.1.3.el7_lustre.x86_64
     """
-    entries = dkms_status.parse(_run_status())
+    entries = dkms_status.parse(_run_status(timeout))
     if kernel:
         entries = [e for e in entries if e["kernel"] == kernel]
     return entries
 
 
-def verify(modules, kernel=None, arch=None):
+def verify(modules, kernel=None, arch=None, timeout=STATUS_TIMEOUT):
     """
-    Check that each DKMS module is installed for a kernel (default: the running one).
+    Check that each DKMS module is installed for a kernel (default: the running one),
+    from a ``dkms status`` that must answer within ``timeout`` seconds.
 
     Returns ``{"ok": bool, "missing": [...], "warnings": [...], "kernel": ...,
     "found": {...}, "remedy": [...]}``. ``modules`` is a list or a comma-separated string.
@@ -85,19 +90,27 @@ def verify(modules, kernel=None, arch=None):
         kernel = __grains__.get("kernelrelease")
     if not kernel:
         raise CommandExecutionError("the running kernel is unknown: pass kernel=<release>")
-    return dkms_status.verification(dkms_status.parse(_run_status()), modules, kernel, arch=arch)
+    text = _run_status(timeout)
+    return dkms_status.verification(dkms_status.parse(text), modules, kernel, arch=arch)
 
 
-def _run_status():
+def _run_status(timeout):
     binary = salt.utils.path.which("dkms")
     if not binary:
         raise CommandExecutionError(
             "dkms is not installed: install it (yum install dkms, from EPEL) before the "
             "Lustre/ZFS DKMS packages"
         )
+    argv = [binary, "status"]
     res = __salt__["cmd.run_all"](
-        [binary, "status"], python_shell=False, ignore_retcode=True, output_loglevel="debug"
+        argv, python_shell=False, ignore_retcode=True, output_loglevel="debug", timeout=timeout
     )
+    if commandline.timed_out(res):
+        raise CommandExecutionError(
+            f"dkms status did not finish within {commandline.seconds(timeout)}s and was "
+            f"stopped ({' '.join(argv)}); a dkms build may hold its lock: check `ps -ef | "
+            "grep dkms` and run again"
+        )
     if res["retcode"] != 0:
         raise CommandExecutionError(
             f"dkms status failed (exit {res['retcode']}): {res['stderr'].strip()}"

@@ -28,7 +28,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
     import lustre_upgrade_lib
-    from lustre_upgrade_lib import fileio, iml_repos, iml_store
+    from lustre_upgrade_lib import commandline, fileio, iml_repos, iml_store
 except ImportError as exc:
     _MISSING = f"{exc}: sync _utils/ with saltutil.sync_all, or pip install the extension"
 else:
@@ -45,6 +45,9 @@ MANAGER_REPO_PATH = "/var/lib/chroma/repo/Manager-for-Lustre.repo"
 AGENT_REPO_PATH = "/etc/yum.repos.d/Manager-for-Lustre.repo"
 DEFAULT_REPOS = ("iml-agent", "lustre-server", "lustre-client", "e2fsprogs-wc")
 MIRRORED_REPOS = ("lustre-server", "lustre-client", "e2fsprogs-wc")
+# Seconds each reposync and createrepo may run: a first mirror downloads every package.
+MIRROR_TIMEOUT = 4 * 3600
+PROBE_TIMEOUT = 60
 
 
 def __virtual__():
@@ -226,9 +229,17 @@ def createrepo_argv(tool, directory, update=False):
     return iml_repos.createrepo_argv(tool, directory, update=update)
 
 
-def mirror_repos(config, repos=MIRRORED_REPOS, dest=REPO_DIR, newest_only=True, flavour=None):
+def mirror_repos(
+    config,
+    repos=MIRRORED_REPOS,
+    dest=REPO_DIR,
+    newest_only=True,
+    flavour=None,
+    timeout=MIRROR_TIMEOUT,
+):
     """
-    Mirror yum repositories into ``dest/<id>`` and index each one.
+    Mirror yum repositories into ``dest/<id>`` and index each one; each reposync and
+    createrepo run must finish within ``timeout`` seconds.
 
     ``config`` is a yum/dnf configuration holding the repositories (the runbook's
     ``/tmp/lustre-repo.conf``). Uses ``dnf reposync`` (dnf-plugins-core) where it works,
@@ -251,7 +262,8 @@ def mirror_repos(config, repos=MIRRORED_REPOS, dest=REPO_DIR, newest_only=True, 
     flavour = flavour or _reposync_flavour(config)
     creator = _createrepo_tool()
     os.makedirs(dest, exist_ok=True)
-    _run(iml_repos.reposync_argv(flavour, config, repos, dest, newest_only), "reposync")
+    argv = iml_repos.reposync_argv(flavour, config, repos, dest, newest_only)
+    _run(argv, "reposync", timeout)
     result = {}
     for repo in repos:
         directory = os.path.join(dest, repo)
@@ -259,7 +271,7 @@ def mirror_repos(config, repos=MIRRORED_REPOS, dest=REPO_DIR, newest_only=True, 
         # servers' yum does not fail on a missing repodata.
         os.makedirs(directory, exist_ok=True)
         update = os.path.isdir(os.path.join(directory, "repodata"))
-        _run(iml_repos.createrepo_argv(creator, directory, update=update), "createrepo")
+        _run(iml_repos.createrepo_argv(creator, directory, update=update), "createrepo", timeout)
         packages = sum(
             1 for _root, _dirs, files in os.walk(directory) for f in files if f.endswith(".rpm")
         )
@@ -277,8 +289,9 @@ def _reposync_flavour(config):
             python_shell=False,
             ignore_retcode=True,
             output_loglevel="quiet",
+            timeout=PROBE_TIMEOUT,
         )
-        if res["retcode"] == 0:
+        if res["retcode"] == 0 and not commandline.timed_out(res):
             flavour = "dnf"
     if flavour is None and salt.utils.path.which("reposync"):
         flavour = "yum"
@@ -298,8 +311,14 @@ def _createrepo_tool():
     raise CommandExecutionError("neither createrepo_c nor createrepo is installed: install one")
 
 
-def _run(argv, what):
-    res = __salt__["cmd.run_all"](argv, python_shell=False, ignore_retcode=True)
+def _run(argv, what, timeout):
+    res = __salt__["cmd.run_all"](argv, python_shell=False, ignore_retcode=True, timeout=timeout)
+    if commandline.timed_out(res):
+        raise CommandExecutionError(
+            f"{what} did not finish within {commandline.seconds(timeout)}s and was stopped: "
+            f"{' '.join(argv)}; run it by hand to see where it stalls (a repository that "
+            "does not answer?), or give a larger timeout="
+        )
     if res["retcode"] != 0:
         raise CommandExecutionError(
             f"{what} failed (exit {res['retcode']}): {' '.join(argv)}\n"

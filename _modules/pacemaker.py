@@ -11,14 +11,18 @@ shell), waits for the cluster to reach a placement and writes CIB files. Each
 ``dialect=`` given for offline planning (``"0.9"``, ``"0.10"``, ``"0.12"`` or a pcs
 version).
 
-Secrets (``masking``: passwords, keys, communities…) read ``"********"`` in what this
-module returns; commands carrying one run with ``output_loglevel="quiet"`` and are shown
-masked in errors; the hacluster password goes to pcs on stdin (pcs reads it from stdin
-when stdin is not a terminal). Fencing passwords go to the CIB on cibadmin's stdin.
-"""
+Every command runs with a timeout (``timeout=``, default ``COMMAND_TIMEOUT`` seconds);
+a wait has one overall deadline and each of its polls gets only the time left.
 
-import inspect
-import time
+Secrets (``masking``: passwords, keys, communities, fence agents' secret parameters)
+read ``"********"`` in what this module returns, ``diff_cib``'s patch included. They
+travel on stdin, never on a command line: the hacluster password goes to pcs on stdin
+(pcs reads it from stdin when stdin is not a terminal), fencing passwords go to the CIB
+on cibadmin's stdin. A command that carries a secret (on stdin, or in its output: the
+CIB) runs with ``output_loglevel="quiet"``, and the output of a command that carried a
+secret is never shown in an error: the message names the command and says to run it by
+hand.
+"""
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -28,6 +32,7 @@ try:
         cib,
         cib_restore,
         cli_args,
+        commandline,
         fileio,
         masking,
         pcs_dialects,
@@ -40,28 +45,20 @@ except ImportError as exc:
         _MISSING = f"{exc}: sync _utils/ with saltutil.sync_all, or pip install the extension"
     # Defaults of the signatures below; the module does not load (see __virtual__).
     TARGET_AGENT = DEFAULT_CLUSTER_NAME = TOKEN_MS = FAIL_RECV_CONST = None
+    COMMAND_TIMEOUT = HACLUSTER_PILLAR = None
 else:
     _MISSING = None
     TARGET_AGENT = cib.TARGET_AGENT
     DEFAULT_CLUSTER_NAME = pcs_dialects.DEFAULT_CLUSTER_NAME
     TOKEN_MS = pcs_dialects.TOKEN_MS
     FAIL_RECV_CONST = pcs_dialects.FAIL_RECV_CONST
+    COMMAND_TIMEOUT = commandline.DEFAULT_TIMEOUT
+    HACLUSTER_PILLAR = pcs_dialects.HACLUSTER_PILLAR
 
 __virtualname__ = "pacemaker"
+_cli_example = commandline.cli_example if not _MISSING else (lambda *_: lambda func: func)
 
 _CONTEXT_KEY = "pacemaker.dialect"
-
-
-def _cli_example(*commands):
-    """Append Salt's "CLI Example" block of ``commands`` to the function's docstring."""
-
-    def add(func):
-        lines = "\n".join(f"    {command}" for command in commands)
-        doc = inspect.cleandoc(func.__doc__)
-        func.__doc__ = f"{doc}\n\nCLI Example:\n\n.. code-block:: bash\n\n{lines}\n"
-        return func
-
-    return add
 
 
 def __virtual__():
@@ -75,20 +72,23 @@ def __virtual__():
 
 
 def _run(argv, stdin=None, secret=False, timeout=None, ok_codes=(0,), env=None):
-    kwargs = {"python_shell": False, "ignore_retcode": True}
+    """
+    Run ``argv`` (no shell) within ``timeout`` seconds (default ``COMMAND_TIMEOUT``).
+    ``secret``: the command carries a secret on stdin or in its output: nothing of it is
+    logged, and its output is left out of the error.
+    """
+    timeout = timeout or COMMAND_TIMEOUT
+    kwargs = {"python_shell": False, "ignore_retcode": True, "timeout": timeout}
     if stdin is not None:
         kwargs["stdin"] = stdin
     if secret:
         kwargs["output_loglevel"] = "quiet"
-    if timeout:
-        kwargs["timeout"] = timeout
     if env:
         kwargs["env"] = env
     res = __salt__["cmd.run_all"](argv, **kwargs)
-    if res["retcode"] not in ok_codes:
-        detail = (res.get("stderr") or res.get("stdout") or "").strip()
+    if res["retcode"] not in ok_codes or commandline.timed_out(res):
         raise CommandExecutionError(
-            f"`{' '.join(masking.masked_argv(argv))}` failed (exit {res['retcode']}): {detail}",
+            commandline.failure_message(argv, res, timeout, secret),
             info={"retcode": res["retcode"]},
         )
     return res
@@ -98,10 +98,10 @@ def _cib_env(cib_file):
     return {"CIB_file": cib_file} if cib_file else None
 
 
-def _query(cib_file=None, scope=None):
+def _query(cib_file=None, scope=None, timeout=None):
     """``cibadmin --query`` (of ``scope``) as an element; its output holds secrets."""
     argv = ["cibadmin", "--query", *(["--scope", scope] if scope else [])]
-    res = _run(argv, secret=True, env=_cib_env(cib_file))
+    res = _run(argv, secret=True, env=_cib_env(cib_file), timeout=timeout)
     return cib.parse_xml(res["stdout"], " ".join(argv)), res["stdout"]
 
 
@@ -274,7 +274,7 @@ def apply_fencing_attributes(backup, node_map, dialect=None, cib_file=None, pend
 
 
 @_cli_example("salt mds1 pacemaker.set_node_attributes mds1.lfs.intl '[[0_fence_plug, mds1]]'")
-def set_node_attributes(node, attributes, dialect=None, cib_file=None):
+def set_node_attributes(node, attributes, dialect=None, cib_file=None, timeout=COMMAND_TIMEOUT):
     """
     Set node attributes (dict or ordered ``[name, value]`` pairs) in one CIB update.
 
@@ -283,13 +283,14 @@ def set_node_attributes(node, attributes, dialect=None, cib_file=None):
     passwords in the process list); an attribute that exists keeps its id and block.
     """
     items = list(attributes.items()) if isinstance(attributes, dict) else list(attributes)
-    nodes, _ = _query(cib_file, scope="nodes")
+    nodes, _ = _query(cib_file, scope="nodes", timeout=timeout)
     update = cib.node_attributes_update(nodes, node, items)
     _run(
         ["cibadmin", "--modify", "--scope", "nodes", "--xml-pipe"],
         stdin=update,
         secret=any(masking.is_secret(name) for name, _ in items),
         env=_cib_env(cib_file),
+        timeout=timeout,
     )
     return {"node": node, "attributes": [[n, masking.masked(n, v)] for n, v in items]}
 
@@ -304,7 +305,7 @@ def dialect_of_version(version):
 
 
 @_cli_example("salt '*' pacemaker.detect_dialect")
-def detect_dialect(refresh=False):
+def detect_dialect(refresh=False, timeout=COMMAND_TIMEOUT):
     """
     The pcs dialect of this host, detected once and cached in ``__context__``.
 
@@ -314,20 +315,21 @@ def detect_dialect(refresh=False):
     """
     if not refresh and _CONTEXT_KEY in __context__:
         return __context__[_CONTEXT_KEY]
-    version = _run(["pcs", "--version"])["stdout"].strip()
+    budget = commandline.Deadline(timeout)
+    version = _run(["pcs", "--version"], timeout=budget.left())["stdout"].strip()
     try:
         pcs = pcs_dialects.syntax(pcs_dialects.dialect_of_version(version))
     except SaltInvocationError as exc:
         raise CommandExecutionError(f"the installed {exc}") from None
-    res = _run(list(pcs.probe), ok_codes=pcs.probe_ok_codes)
+    res = _run(list(pcs.probe), ok_codes=pcs.probe_ok_codes, timeout=budget.timeout("pcs's probe"))
     if not pcs.confirms(res["stdout"], res.get("stderr") or ""):
         raise CommandExecutionError(f"pcs {version} {pcs.unconfirmed}")
     __context__[_CONTEXT_KEY] = pcs.name
     return pcs.name
 
 
-def _dialect(dialect):
-    return detect_dialect() if dialect is None else dialect
+def _dialect(dialect, timeout=COMMAND_TIMEOUT):
+    return detect_dialect(timeout=timeout) if dialect is None else dialect
 
 
 # --------------------------------------------------------------------------- builders
@@ -394,12 +396,14 @@ def node_attribute_command(node, attributes, dialect=None, cib_file=None):
     """
     argv that sets node attributes: ``property set --node`` (0.9), ``node attribute`` (≥0.10).
 
-    ``attributes``: a dict or a list of ``[name, value]`` pairs (order kept). The argv
-    holds the values: ``set_node_attributes`` sets them through cibadmin's stdin instead.
+    ``attributes``: a dict or a list of ``[name, value]`` pairs (order kept). Secrets
+    read ``name=********``: a command line would show them to every user of the node;
+    ``set_node_attributes`` sets them through cibadmin's stdin instead.
     """
-    return pcs_dialects.node_attribute_command(
+    argv = pcs_dialects.node_attribute_command(
         node, attributes, cib_file, dialect=_dialect(dialect)
     )
+    return masking.masked_argv(argv)
 
 
 @_cli_example(
@@ -534,51 +538,60 @@ def setup_command(
 # --------------------------------------------------------------------------- live
 
 
-def _crm_mon_xml(dialect):
-    argv = crm_mon_command(dialect)
-    res = _run(argv, ok_codes=(0, 64) if "--output-as=xml" in argv else (0,))
+def _crm_mon_xml(dialect, timeout):
+    budget = commandline.Deadline(timeout)
+    argv = crm_mon_command(_dialect(dialect, timeout))
+    ok = (0, 64) if "--output-as=xml" in argv else (0,)
+    res = _run(argv, ok_codes=ok, timeout=timeout if dialect else budget.timeout("crm_mon"))
     if res["retcode"] == 64:  # Pacemaker 2.0.0–2.0.2 lacks --output-as: use the old flag
         argv = [*argv[:-1], "--as-xml"]
-        res = _run(argv)
+        res = _run(argv, timeout=budget.timeout(" ".join(argv)))
     return res["stdout"], " ".join(argv)
 
 
 @_cli_example("salt '*' pacemaker.status")
-def status(dialect=None):
+def status(dialect=None, timeout=COMMAND_TIMEOUT):
     """The cluster's state from crm_mon XML, in ``read_cib``'s shape (nodes, placement…)."""
-    xml, source = _crm_mon_xml(dialect)
+    xml, source = _crm_mon_xml(dialect, timeout)
     return cib.parse_cib(xml, source=source)
 
 
 @_cli_example("salt '*' pacemaker.membership")
-def membership(dialect=None):
+def membership(dialect=None, timeout=COMMAND_TIMEOUT):
     """
     Who is in the cluster now: ``{"dc": bool, "online": [node names], "offline": [...]}``
     from crm_mon XML (a DC is elected once the membership has formed).
     """
-    xml, source = _crm_mon_xml(dialect)
+    xml, source = _crm_mon_xml(dialect, timeout)
     return cib.membership(cib.parse_xml(xml, source))
 
 
-@_cli_example("salt mds1 pacemaker.auth '[mds1.lfs.intl]' password=\"$(cat /root/hacluster.pw)\"")
-def auth(nodes, password, user="hacluster", dialect=None):
-    """Authenticate pcs against ``nodes``; the password is given to pcs on stdin."""
+@_cli_example(
+    "salt mds1 pacemaker.auth '[mds1.lfs.intl, mds2.lfs.intl]'",
+    "salt mds1 pacemaker.auth '[mds1.lfs.intl]' password_file=/root/hacluster.pw",
+)
+def auth(
+    nodes,
+    password=None,
+    user="hacluster",
+    dialect=None,
+    password_file=None,
+    password_pillar=HACLUSTER_PILLAR,
+    timeout=COMMAND_TIMEOUT,
+):
+    """
+    Authenticate pcs against ``nodes``; the password is given to pcs on stdin.
+
+    The password is ``password`` (for callers inside Salt; never type it on a command
+    line: it would reach the job cache and the event bus), else the first line of
+    ``password_file``, else the pillar key ``password_pillar`` of the minion's loaded
+    pillar (``lustre_upgrade:secrets:hacluster_password``).
+    """
+    pillar = __pillar__ if password is None and not password_file else None
+    secret = pcs_dialects.hacluster_password(password, password_file, pillar, password_pillar)
     argv = auth_command(nodes, user, dialect)
-    res = _run(argv, stdin=f"{password}\n", secret=True, timeout=120)
+    res = _run(argv, stdin=f"{secret}\n", secret=True, timeout=timeout)
     return {"nodes": cli_args.as_list(nodes), "user": user, "stdout": res["stdout"].strip()}
-
-
-def _wait(check, timeout, interval, what):
-    deadline = time.monotonic() + float(timeout)
-    while True:
-        done, state = check()
-        if done:
-            return state
-        if time.monotonic() >= deadline:
-            raise CommandExecutionError(
-                f"timed out after {timeout}s waiting for {what}; last state: {state}"
-            )
-        time.sleep(interval)
 
 
 @_cli_example("salt mds1 pacemaker.wait_for_placement '{MGS_32834e: mds1.lfs.intl}'")
@@ -589,24 +602,24 @@ def wait_for_placement(expected, timeout=300, interval=2, dialect=None):
     """
     wanted = cib.wanted_placement(expected)
 
-    def check():
-        placement = status(dialect)["placement"]
+    def check(left):
+        placement = status(dialect, timeout=left)["placement"]
         seen = {rsc: placement.get(rsc, []) for rsc in wanted}
         return seen == wanted, seen
 
-    return _wait(check, timeout, interval, f"placement {wanted}")
+    return commandline.poll_until(check, timeout, interval, f"placement {wanted}")
 
 
 @_cli_example("salt mds2 pacemaker.wait_until_node_empty mds1")
 def wait_until_node_empty(node, timeout=300, interval=2, dialect=None):
     """Wait until no resource is active on ``node`` (after standby). Returns the placement."""
 
-    def check():
-        placement = status(dialect)["placement"]
+    def check(left):
+        placement = status(dialect, timeout=left)["placement"]
         busy = sorted(rsc for rsc, nodes in placement.items() if node in nodes)
         return not busy, placement if not busy else {"still on " + node: busy}
 
-    return _wait(check, timeout, interval, f"{node} to run no resource")
+    return commandline.poll_until(check, timeout, interval, f"{node} to run no resource")
 
 
 @_cli_example("salt mds1 pacemaker.wait_for_cluster '[mds1.lfs.intl]'")
@@ -618,36 +631,39 @@ def wait_for_cluster(nodes=(), timeout=120, interval=2, dialect=None):
     """
     wanted = cli_args.as_list(nodes)
 
-    def check():
+    def check(left):
         try:
-            now = membership(dialect)
+            now = membership(dialect, timeout=left)
         except CommandExecutionError as exc:
             return False, str(exc)
         missing = sorted(set(wanted) - set(now["online"]))
         return now["dc"] and not missing, now
 
     what = "a DC to be elected" + (f" with {', '.join(wanted)} online" if wanted else "")
-    return _wait(check, timeout, interval, what)
+    return commandline.poll_until(check, timeout, interval, what)
 
 
 @_cli_example("salt mds1 pacemaker.standby mds1")
 def standby(node=None, wait=True, timeout=300, dialect=None, cib_file=None):
     """
-    Put ``node`` (local node when None) in standby; with a node name, wait until it runs nothing.
+    Put ``node`` (local node when None) in standby; with a node name, wait until it runs
+    nothing. ``timeout`` covers both.
 
     With ``cib_file`` only the file changes (``pcs -f``) and nothing is waited for: no
     resource moves in a file.
     """
-    _run(standby_command(node, dialect, cib_file))
+    deadline = commandline.Deadline(timeout)  # one for the command and the wait
+    _run(standby_command(node, dialect, cib_file), timeout=min(COMMAND_TIMEOUT, deadline.left()))
     if cli_args.is_true(wait) and node and not cib_file:
-        wait_until_node_empty(node, timeout=timeout, dialect=dialect)
+        left = deadline.timeout(f"the wait for {node} to run nothing")
+        wait_until_node_empty(node, timeout=left, dialect=dialect)
     return {"node": node, "standby": True}
 
 
 @_cli_example("salt mds1 pacemaker.unstandby mds1.lfs.intl")
-def unstandby(node=None, dialect=None, cib_file=None):
+def unstandby(node=None, dialect=None, cib_file=None, timeout=COMMAND_TIMEOUT):
     """Take ``node`` (local node when None) out of standby (in ``cib_file`` when given)."""
-    _run(unstandby_command(node, dialect, cib_file))
+    _run(unstandby_command(node, dialect, cib_file), timeout=timeout)
     return {"node": node, "standby": False}
 
 
@@ -684,41 +700,41 @@ def node_add(node, addrs=(), start=True, enable=False, timeout=600, dialect=None
 
 
 @_cli_example("salt mds1 pacemaker.set_properties '{stonith-enabled: \"true\"}'")
-def set_properties(properties, dialect=None, cib_file=None):
+def set_properties(properties, dialect=None, cib_file=None, timeout=COMMAND_TIMEOUT):
     """Set cluster properties (a dict), in the live CIB or in ``cib_file``."""
-    _run(property_set_command(properties, dialect, cib_file))
+    _run(property_set_command(properties, dialect, cib_file), timeout=timeout)
     return dict(properties)
 
 
 @_cli_example("salt mds1 pacemaker.set_maintenance_mode false")
-def set_maintenance_mode(enabled, dialect=None, cib_file=None):
+def set_maintenance_mode(enabled, dialect=None, cib_file=None, timeout=COMMAND_TIMEOUT):
     """Set or clear the ``maintenance-mode`` property (in ``cib_file`` when given)."""
-    _run(maintenance_mode_command(enabled, dialect, cib_file))
+    _run(maintenance_mode_command(enabled, dialect, cib_file), timeout=timeout)
     return {"maintenance-mode": cli_args.is_true(enabled)}
 
 
 @_cli_example("salt mds1 pacemaker.set_resource_defaults '{resource-stickiness: 1000}'")
-def set_resource_defaults(defaults=None, dialect=None, cib_file=None):
+def set_resource_defaults(defaults=None, dialect=None, cib_file=None, timeout=COMMAND_TIMEOUT):
     """
     Set resource defaults (a dict; default: the runbook's three), in the live CIB or in
     ``cib_file``.
     """
     values = dict(defaults) if defaults else dict(cib.RUNBOOK_RSC_DEFAULTS)
-    _run(resource_defaults_command(values, dialect, cib_file))
+    _run(resource_defaults_command(values, dialect, cib_file), timeout=timeout)
     return masking.masked_mapping({name: str(value) for name, value in values.items()})
 
 
 @_cli_example("salt mds1 pacemaker.enable_resources '[MGS_32834e]'")
-def enable_resources(resources, dialect=None, cib_file=None):
+def enable_resources(resources, dialect=None, cib_file=None, timeout=COMMAND_TIMEOUT):
     """``pcs resource enable ID…`` (in ``cib_file`` when given)."""
-    _run(resource_enable_command(resources, dialect, cib_file))
+    _run(resource_enable_command(resources, dialect, cib_file), timeout=timeout)
     return {"enabled": pcs_dialects.resource_ids(resources)}
 
 
 @_cli_example("salt mds1 pacemaker.disable_resources '[MGS_32834e]'")
-def disable_resources(resources, dialect=None, cib_file=None):
+def disable_resources(resources, dialect=None, cib_file=None, timeout=COMMAND_TIMEOUT):
     """``pcs resource disable ID…`` (in ``cib_file`` when given)."""
-    _run(resource_disable_command(resources, dialect, cib_file))
+    _run(resource_disable_command(resources, dialect, cib_file), timeout=timeout)
     return {"disabled": pcs_dialects.resource_ids(resources)}
 
 
@@ -730,35 +746,45 @@ def relocate(action="run", resources=(), timeout=600, dialect=None):
 
 
 @_cli_example("salt mds1 pacemaker.push_cib /root/restore.xml diff_against=/root/live.xml")
-def push_cib(path, diff_against=None, dialect=None):
+def push_cib(path, diff_against=None, dialect=None, timeout=COMMAND_TIMEOUT):
     """Push a CIB file: its configuration section, or only its difference to ``diff_against``."""
-    res = _run(cib_push_command(path, diff_against, dialect))
+    argv = cib_push_command(path, diff_against, dialect)
+    res = _run(argv, secret=cib.file_holds_secret(path), timeout=timeout)
     return {"pushed": path, "diff_against": diff_against, "stdout": res["stdout"]}
 
 
 @_cli_example("salt mds1 pacemaker.diff_cib /root/live.xml /root/restore.xml")
-def diff_cib(original, new):
-    """The ``crm_diff`` patch (XML text) from ``original`` to ``new``; "" when they match."""
-    res = _run(crm_diff_command(original, new), ok_codes=(0, 1), secret=True)
-    return res["stdout"] if res["retcode"] == 1 else ""
+def diff_cib(original, new, output=None, timeout=COMMAND_TIMEOUT):
+    """
+    The ``crm_diff`` patch (XML text) from ``original`` to ``new``, secrets masked; ""
+    when they match. With ``output`` the real patch (for ``patch_cib``) is also written
+    there, atomically, mode 0600.
+    """
+    argv = crm_diff_command(original, new)
+    res = _run(argv, ok_codes=(0, 1), secret=True, timeout=timeout)
+    patch = res["stdout"] if res["retcode"] == 1 else ""
+    if output:
+        fileio.atomic_write(output, patch.encode("utf-8"), mode=0o600)
+    return cib.masked_xml(patch, " ".join(argv))
 
 
 @_cli_example("salt mds1 pacemaker.patch_cib /root/restore.patch")
-def patch_cib(patch, cib_file=None):
+def patch_cib(patch, cib_file=None, timeout=COMMAND_TIMEOUT):
     """
     Apply a ``crm_diff`` patch file to the live CIB (``cibadmin --patch``), or to
     ``cib_file``; one CIB transaction either way.
     """
-    _run(cib_patch_command(patch), env=_cib_env(cib_file))
+    secret = cib.file_holds_secret(patch)
+    _run(cib_patch_command(patch), env=_cib_env(cib_file), secret=secret, timeout=timeout)
     return {"patched": patch, "cib_file": cib_file}
 
 
 @_cli_example("salt mds1 pacemaker.save_cib /root/live-cib.xml")
-def save_cib(output, cib_file=None):
+def save_cib(output, cib_file=None, timeout=COMMAND_TIMEOUT):
     """
     Write the current CIB (``cibadmin --query``: the live one, or ``cib_file``'s) to
     ``output``, atomically, mode 0600 (it holds the fencing passwords).
     """
-    _, text = _query(cib_file)
+    _, text = _query(cib_file, timeout=timeout)
     fileio.atomic_write(output, text.encode("utf-8"), mode=0o600)
     return {"output": output}

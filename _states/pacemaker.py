@@ -14,50 +14,36 @@ CIB file instead of the live cluster when given one (``pcs -f``, ``CIB_file=``):
 offline, or prepare a CIB to push. ``cluster_present``, ``placement_settled`` and
 ``rebalanced`` need the running cluster.
 
+A state that fails after it changed something reports those changes (``changes`` is
+what changed before the failure, result False). Each state's docstring has an SLS example.
+
 Secrets: the hacluster password comes from the pillar (by key) and goes to pcs on stdin;
 fencing passwords travel from the backup to the CIB on cibadmin's stdin. Neither appears
 in a state's changes or comment: fencing changes list attribute names only.
-
-.. code-block:: yaml
-
-    new-cluster-on-node-1:
-      pacemaker.cluster_present:
-        - name: lustre-ha-cluster
-        - nodes: [mds1.lfs.intl]
-        - corosync_conf: /var/lib/lustre-upgrade/restore/etc/corosync/corosync.conf
-        - rings:
-            mds1.lfs.intl: [10.128.0.21, 10.73.10.21]
-
-    targets-restored-disabled:
-      pacemaker.cib_restored:
-        - name: /var/lib/lustre-upgrade/restore/cluster-cfg-mds1.xml
-        - node_map: {mds1: mds1.lfs.intl, mds2: mds2.lfs.intl}
-        - require:
-          - pacemaker: new-cluster-on-node-1
 """
 
 import os
 import shutil
 import tempfile
 
-import salt.utils.data
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
     import lustre_upgrade_lib
-    from lustre_upgrade_lib import cib, cib_restore, cli_args, pcs_dialects
+    from lustre_upgrade_lib import cib, cib_restore, cli_args, commandline, pcs_dialects
     from lustre_upgrade_lib import corosync_conf as corosync_conf_lib
 except ImportError as exc:
     if (exc.name or "").startswith("lxml"):
         _MISSING = f"{exc}: install python3-lxml (EL7: python36-lxml) or pip install lxml"
     else:
         _MISSING = f"{exc}: sync _utils/ with saltutil.sync_all, or pip install the extension"
+    HACLUSTER_PILLAR = None
 else:
     _MISSING = None
+    HACLUSTER_PILLAR = pcs_dialects.HACLUSTER_PILLAR
 
 __virtualname__ = "pacemaker"
 
-HACLUSTER_PILLAR = "lustre_upgrade:secrets:hacluster_password"
 LIVE_COROSYNC_CONF = "/etc/corosync/corosync.conf"
 # What the execution module raises: a bad argument or a failed command.
 _ERRORS = (CommandExecutionError, SaltInvocationError)
@@ -83,8 +69,9 @@ def _testing():
     return bool(__opts__["test"])
 
 
-def _failed(ret, message):
-    ret["result"] = False
+def _failed(ret, message, changes=None):
+    """result False; ``changes``, when given, replaces what the state reports as changed."""
+    ret.update(result=False, **({} if changes is None else {"changes": changes}))
     return _done(ret, str(message))
 
 
@@ -103,8 +90,28 @@ def _where(cib_file):
     return f"CIB file {cib_file}" if cib_file else "the live CIB"
 
 
-def _nvpairs_state(name, wanted, cib_file, key, setter, what, shown_by):
+def _changed_since(current, cib_file, key, names):
+    """What a failed setter changed after all: ``value_changes`` re-read, {} if unreadable."""
+    try:
+        return cib.value_changes(current, __salt__["pacemaker.read_cib"](cib_file)[key], names)
+    except _ERRORS:
+        return {}
+
+
+# read_cib's key of an nvpair section -> its setter, its name, the command that shows it.
+_NVPAIR_SECTIONS = {
+    "properties": ("pacemaker.set_properties", "properties", "pcs property config --all"),
+    "rsc_defaults": (
+        "pacemaker.set_resource_defaults",
+        "resource defaults",
+        "pcs resource defaults config",
+    ),
+}
+
+
+def _nvpairs_state(name, wanted, cib_file, key):
     """properties / resource_defaults: one nvpair section, compared and set as a whole."""
+    setter, what, shown_by = _NVPAIR_SECTIONS[key]
     ret = _ret(name)
     if not isinstance(wanted, dict) or not wanted:
         return _failed(ret, f"give {what} as a mapping of name: value (e.g. in the SLS)")
@@ -121,8 +128,10 @@ def _nvpairs_state(name, wanted, cib_file, key, setter, what, shown_by):
         return _would(ret, predicted, f"{len(todo)} {what} would be set in {_where(cib_file)}")
     try:
         __salt__[setter](todo, cib_file=cib_file)
+        ret["changes"] = predicted  # set: reported even when reading back fails
         after = __salt__["pacemaker.read_cib"](cib_file)[key]
-    except _ERRORS as exc:
+    except _ERRORS as exc:  # pcs 0.9 sets one value per command: some may be set
+        ret["changes"] = ret["changes"] or _changed_since(current, cib_file, key, todo)
         return _failed(ret, exc)
     ret["changes"] = cib.value_changes(current, after, todo)
     wrong = sorted(k for k, v in todo.items() if after.get(k) != v)
@@ -163,15 +172,7 @@ def properties(name, properties, cib_file=None):
           pacemaker.properties:
             - properties: {maintenance-mode: false}
     """
-    return _nvpairs_state(
-        name,
-        properties,
-        cib_file,
-        "properties",
-        "pacemaker.set_properties",
-        "properties",
-        "pcs property config --all",
-    )
+    return _nvpairs_state(name, properties, cib_file, "properties")
 
 
 def resource_defaults(name, defaults, cib_file=None):
@@ -187,15 +188,7 @@ def resource_defaults(name, defaults, cib_file=None):
                 failure-timeout: 20m
                 migration-threshold: 3
     """
-    return _nvpairs_state(
-        name,
-        defaults,
-        cib_file,
-        "rsc_defaults",
-        "pacemaker.set_resource_defaults",
-        "resource defaults",
-        "pcs resource defaults config",
-    )
+    return _nvpairs_state(name, defaults, cib_file, "rsc_defaults")
 
 
 # --------------------------------------------------------------------------- restore
@@ -275,20 +268,10 @@ def cib_restored(name, node_map, cib_file=None, agents=None):
             return ret
         live = cib_restore.blocking_targets(before, summary)
         if live:
-            missing = cib_restore.missing_after(summary)
-            return _failed(
-                ret,
-                f"{_where(cib_file)} has target(s) {', '.join(live)} enabled or running while "
-                f"maintenance-mode is not true, and lacks {', '.join(missing)} of {name}. "
-                "The restore sets maintenance-mode=true, which must not happen behind a "
-                "cluster that may run Lustre; targets stay disabled and the cluster in "
-                "maintenance mode only until the old cluster is verified stopped. If the "
-                "cutover is done, add what is missing by hand; otherwise disable those "
-                "targets (pcs resource disable) or set maintenance-mode=true, and run again. "
-                "Nothing was changed",
-            )
-        try:
-            patch = __salt__["pacemaker.diff_cib"](current, built)
+            return _failed(ret, cib_restore.blocking_message(_where(cib_file), live, summary, name))
+        patch_file = os.path.join(workdir, "restore.patch")
+        try:  # the real patch goes to patch_file; what is returned is masked
+            patch = __salt__["pacemaker.diff_cib"](current, built, output=patch_file)
             planned = __salt__["pacemaker.read_cib"](built)
         except _ERRORS as exc:
             return _failed(ret, exc)
@@ -309,11 +292,9 @@ def cib_restored(name, node_map, cib_file=None, agents=None):
         if _testing():
             predicted = cib_restore.restore_changes(before, planned, *names)
             return _would(ret, predicted, f"one patch would restore {what}{note}")
-        patch_file = os.path.join(workdir, "restore.patch")
-        with open(patch_file, "w", encoding="utf-8") as fh:
-            fh.write(patch)
         try:
             __salt__["pacemaker.patch_cib"](patch_file, cib_file=cib_file)
+            ret["changes"] = cib_restore.restore_changes(before, planned, *names)
             after = __salt__["pacemaker.read_cib"](cib_file)
         except _ERRORS as exc:
             return _failed(
@@ -371,12 +352,19 @@ def fencing_attributes_restored(name, node_map, cib_file=None):
         __salt__["pacemaker.apply_fencing_attributes"](
             name, node_map, cib_file=cib_file, pending_only=True
         )
+        ret["changes"] = predicted  # set: reported even when reading back fails
         left = __salt__["pacemaker.pending_fencing_attributes"](name, node_map, cib_file)
-    except _ERRORS as exc:
-        return _failed(ret, exc)
-    ret["changes"] = predicted
+    except _ERRORS as exc:  # per node, one update after another: some may be set
+        if not ret["changes"]:
+            try:
+                left = __salt__["pacemaker.pending_fencing_attributes"](name, node_map, cib_file)
+            except _ERRORS:
+                return _failed(ret, f"{exc}; what was set before it could not be read back")
+            ret["changes"] = cib_restore.fencing_changes(pending, left)
+            exc = f"{exc}. Still to set: {cib_restore.pending_text(left)}"
+        return _failed(ret, f"{exc}; run the state again once fixed")
     if left:
-        still = ", ".join(f"{e['node']}: {', '.join(e['attributes'])}" for e in left)
+        still = cib_restore.pending_text(left)
         return _failed(ret, f"fencing attributes still differ after setting them: {still}")
     return _done(ret, f"{count} fencing attribute(s) from {name} set (agents last)")
 
@@ -404,40 +392,37 @@ def node_standby(name, wait=True, timeout=300, cib_file=None):
             - name: mds1.lfs.intl
             - timeout: 900
     """
-    ret = _ret(name)
+    ret, deadline = _ret(name), commandline.Deadline(timeout)  # one for all its steps
     live_wait = bool(wait) and not cib_file
     try:
         was = cib.in_standby(cib.node_record(__salt__["pacemaker.read_cib"](cib_file), name))
         busy = _busy_on(name) if live_wait and was else []
     except _ERRORS as exc:
         return _failed(ret, exc)
+    empty = " and runs no resource" if live_wait else ""
     if was and not busy:
-        ret["comment"] = f"{name} is in standby in {_where(cib_file)}" + (
-            " and runs no resource" if live_wait else ""
-        )
-        return ret
+        return _done(ret, f"{name} is in standby in {_where(cib_file)}{empty}")
     if _testing():
+        waits = f" and waited for (up to {timeout}s) until it runs no resource" if live_wait else ""
+        comment = f"{name} would be put in standby{waits}"
         if was:
             comment = f"{name} is in standby; would wait up to {timeout}s until it no longer "
             comment += f"runs {', '.join(busy)}"
-        else:
-            waits = (
-                f" and waited for (up to {timeout}s) until it runs no resource" if live_wait else ""
-            )
-            comment = f"{name} would be put in standby{waits}"
         return _would(ret, {} if was else {"standby": {"old": False, "new": True}}, comment)
     try:
         if not was:
-            __salt__["pacemaker.standby"](name, wait=False, cib_file=cib_file)
-            now = cib.node_record(__salt__["pacemaker.read_cib"](cib_file), name)
-            if not cib.in_standby(now):
-                return _failed(ret, f"{name} is not in standby after `pcs node standby`")
+            __salt__["pacemaker.standby"](
+                name, wait=False, timeout=deadline.timeout("pcs node standby"), cib_file=cib_file
+            )
             ret["changes"] = {"standby": {"old": False, "new": True}}
+            if not cib.in_standby(cib.node_record(__salt__["pacemaker.read_cib"](cib_file), name)):
+                return _failed(ret, f"{name} is not in standby after `pcs node standby`", {})
     except _ERRORS as exc:
         return _failed(ret, exc)
     if live_wait:
         try:
-            __salt__["pacemaker.wait_until_node_empty"](name, timeout=timeout)
+            left = deadline.timeout(f"the wait for {name} to run nothing")
+            __salt__["pacemaker.wait_until_node_empty"](name, timeout=left)
         except _ERRORS as exc:
             return _failed(
                 ret,
@@ -445,12 +430,8 @@ def node_standby(name, wait=True, timeout=300, cib_file=None):
                 "for failed stops; run the state again to keep waiting",
             )
     if was:
-        ret["comment"] = f"{name} was in standby; it now runs no resource"
-    else:
-        ret["comment"] = f"{name} put in standby in {_where(cib_file)}" + (
-            "; it runs no resource" if live_wait else ""
-        )
-    return ret
+        return _done(ret, f"{name} was in standby; it now runs no resource")
+    return _done(ret, f"{name} put in standby in {_where(cib_file)}{empty}")
 
 
 def node_online(name, cib_file=None):
@@ -476,12 +457,12 @@ def node_online(name, cib_file=None):
         return _would(ret, change, f"{name} would be taken out of standby")
     try:
         __salt__["pacemaker.unstandby"](name, cib_file=cib_file)
+        ret["changes"] = change  # reported even when reading back fails
         now = cib.node_record(__salt__["pacemaker.read_cib"](cib_file), name)
     except _ERRORS as exc:
         return _failed(ret, exc)
     if cib.in_standby(now):
-        return _failed(ret, f"{name} is still in standby after `pcs node unstandby`")
-    ret["changes"] = change
+        return _failed(ret, f"{name} is still in standby after `pcs node unstandby`", {})
     return _done(ret, f"{name} taken out of standby in {_where(cib_file)}")
 
 
@@ -514,10 +495,10 @@ def _resources_state(name, resources, cib_file, enable):
         return _would(ret, change, f"{len(todo)} resource(s) would be {past}")
     try:
         __salt__[f"pacemaker.{verb}_resources"](todo, cib_file=cib_file)
+        ret["changes"] = change  # reported even when reading back fails
         after = {r["id"]: r for r in __salt__["pacemaker.read_cib"](cib_file)["resources"]}
     except _ERRORS as exc:
         return _failed(ret, exc)
-    ret["changes"] = change
     wrong = sorted(i for i in todo if cib.is_stopped(after[i]) == enable)
     if wrong:
         return _failed(ret, f"{', '.join(wrong)} not {past} after `pcs resource {verb}`")
@@ -589,10 +570,7 @@ def placement_settled(name, expected=None, timeout=300, interval=2):
         return _failed(ret, exc)
     if not off:
         return _done(ret, f"{len(want)} resource(s) run where expected")
-    waiting = "; ".join(
-        f"{rsc} on {', '.join(v['new']) or 'no node'} (now {', '.join(v['old']) or 'stopped'})"
-        for rsc, v in off.items()
-    )
+    waiting = cib.misplaced_text(off)
     if _testing():
         return _would(ret, {}, f"would wait up to {timeout}s for {waiting}")
     try:
@@ -619,7 +597,7 @@ def rebalanced(name, timeout=600, interval=2):
           pacemaker.rebalanced:
             - timeout: 900
     """
-    ret = _ret(name)
+    ret, deadline = _ret(name), commandline.Deadline(timeout)  # one for all its steps
     try:
         current = __salt__["pacemaker.read_cib"]()
         want, off = _placement(None)
@@ -648,8 +626,11 @@ def rebalanced(name, timeout=600, interval=2):
     if _testing():
         return _would(ret, off, f"{len(off)} target(s) would be relocated to their preferred nodes")
     try:
-        __salt__["pacemaker.relocate"]("run", resources=sorted(off), timeout=timeout)
-        seen = __salt__["pacemaker.wait_for_placement"](want, timeout=timeout, interval=interval)
+        __salt__["pacemaker.relocate"](
+            "run", sorted(off), deadline.timeout("pcs resource relocate")
+        )
+        left = deadline.timeout("the wait for the placement")
+        seen = __salt__["pacemaker.wait_for_placement"](want, timeout=left, interval=interval)
     except _ERRORS as exc:
         return _failed(
             ret,
@@ -668,21 +649,16 @@ def _live_conf(path):
     return __salt__["corosync.read_conf"](path) if __salt__["corosync.exists"](path) else None
 
 
-def _is_running():
+def _is_running(deadline):
     try:
-        return __salt__["pacemaker.membership"]()["dc"]
+        return __salt__["pacemaker.membership"](timeout=deadline.timeout("crm_mon"))["dc"]
     except CommandExecutionError:
         return False
 
 
-def _password(password, password_pillar):
-    if password is None:
-        # From the in-memory pillar, not pillar.get: Salt >= 3008 masks what pillar.get
-        # returns ("**********"), while the loaded pillar holds the plain values.
-        password = salt.utils.data.traverse_dict_and_list(
-            __pillar__, password_pillar, None, delimiter=":"
-        )
-    return pcs_dialects.auth_password(password, f"pillar {password_pillar}")
+def _disabled():
+    """The cluster units not enabled at boot (``systemctl is-enabled``)."""
+    return [u for u in pcs_dialects.CLUSTER_UNITS if not __salt__["service.enabled"](u)]
 
 
 def cluster_present(
@@ -697,8 +673,8 @@ def cluster_present(
     timeout=600,
 ):
     """
-    The new cluster ``name`` exists with ``nodes`` and runs on this node (runbook
-    "Configure the High Availability Framework", "Add Node 2").
+    The new cluster ``name`` exists with ``nodes``, runs on this node and (``enable``)
+    starts at boot (runbook "Configure the High Availability Framework", "Add Node 2").
 
     - no ``live_conf``: ``pcs host auth`` (``cluster auth``) of ``nodes``, ``pcs cluster
       setup`` translated from the backed-up ``corosync_conf`` (``pacemaker.setup_command``:
@@ -707,10 +683,13 @@ def cluster_present(
       rebuild): auth of all ``nodes``, ``pcs cluster node add`` of each missing one with
       its ``rings`` addresses, started;
     - present (``live_conf`` names the cluster and exactly those nodes) but not running:
-      ``pcs cluster start``.
+      ``pcs cluster start``;
+    - every run, with ``enable``: corosync or pacemaker not enabled at boot
+      (``service.enabled``) is a change: ``pcs cluster enable``.
 
     A ``live_conf`` of another cluster, or with other nodes, fails: this state never
-    replaces or shrinks a cluster.
+    replaces or shrinks a cluster. A step that fails leaves the steps done before it in
+    ``changes``.
 
     name
         The cluster name (``lustre-ha-cluster`` in IML's runbook).
@@ -729,6 +708,8 @@ def cluster_present(
         Also start the cluster at boot (``pcs cluster enable``, as the runbook does).
     live_conf
         This node's corosync.conf.
+    timeout
+        Seconds for the whole state, every step and the wait for the membership included.
 
     .. code-block:: yaml
 
@@ -743,52 +724,70 @@ def cluster_present(
     wanted = cli_args.as_list(nodes)
     if not wanted:
         return _failed(ret, "give the new cluster's nodes (FQDNs)")
-    rings = rings or {}
-    if rings and sorted(set(wanted) - set(rings)):
-        return _failed(
-            ret, f"rings has no addresses for {', '.join(sorted(set(wanted) - set(rings)))}"
-        )
+    rings, missing = rings or {}, sorted(set(wanted) - set(rings or {}))
+    if rings and missing:
+        return _failed(ret, f"rings has no addresses for {', '.join(missing)}")
     setup_nodes = {n: rings[n] for n in wanted} if rings else wanted
+    up = f"cluster {name} with {', '.join(wanted)} is set up and running" + (
+        ", enabled at boot" if enable else ""
+    )
     try:
+        deadline = commandline.Deadline(timeout)
         present = _live_conf(live_conf)
         if present is None:
             argv = __salt__["pacemaker.setup_command"](corosync_conf, setup_nodes, name)
             plan = {"auth": wanted, "setup": " ".join(argv), "started": True}
         else:
             plan = corosync_conf_lib.membership_changes(present, name, wanted, live_conf)
-            if not _is_running():
+            if not _is_running(deadline):
                 plan["started"] = True
+        if enable and _disabled():
+            plan["enabled"] = True
     except _ERRORS as exc:
         return _failed(ret, exc)
     if not plan:
-        return _done(ret, f"cluster {name} with {', '.join(wanted)} is set up and running")
+        return _done(ret, up)
     if _testing():
-        steps = ", ".join(k for k in ("auth", "setup", "added", "started") if k in plan)
+        steps = ", ".join(k for k in ("auth", "setup", "added", "started", "enabled") if k in plan)
         return _would(ret, plan, f"cluster {name} would be {steps}")
+    done = ret["changes"]  # step by step: a failure reports what changed before it
     try:
         if "auth" in plan:
-            __salt__["pacemaker.auth"](wanted, _password(password, password_pillar))
+            # The loaded pillar, not pillar.get: Salt >= 3008 masks what pillar.get returns.
+            secret = pcs_dialects.hacluster_password(password, None, __pillar__, password_pillar)
+            __salt__["pacemaker.auth"](wanted, secret, timeout=deadline.timeout("pcs auth"))
+            done["auth"] = plan["auth"]
         if "setup" in plan:
-            __salt__["pacemaker.setup_cluster"](corosync_conf, setup_nodes, name, timeout=timeout)
+            __salt__["pacemaker.setup_cluster"](
+                corosync_conf, setup_nodes, name, timeout=deadline.timeout("pcs cluster setup")
+            )
+            done["setup"] = plan["setup"]
         for node in plan.get("added", []):
             __salt__["pacemaker.node_add"](
-                node, rings.get(node, []), start=True, enable=enable, timeout=timeout
+                node, rings.get(node, []), start=True, enable=enable, timeout=deadline.timeout(node)
             )
-        if plan.get("started"):
-            __salt__["pacemaker.cluster"]("start", timeout=timeout)
-            if enable and "setup" in plan:
-                __salt__["pacemaker.cluster"]("enable")
-        __salt__["pacemaker.wait_for_cluster"](wanted, timeout=min(int(timeout), 300))
+            done.setdefault("added", []).append(node)
+        for step, action in (("started", "start"), ("enabled", "enable")):
+            if plan.get(step):
+                timeout = deadline.timeout(f"pcs cluster {action}")
+                __salt__["pacemaker.cluster"](action, timeout=timeout)
+                done[step] = True
+        left = min(deadline.timeout("the wait for the membership"), 300)
+        __salt__["pacemaker.wait_for_cluster"](wanted, timeout=left)
         after = _live_conf(live_conf)
         unfinished = after is None or corosync_conf_lib.membership_changes(
             after, name, wanted, live_conf
         )
+        disabled = _disabled() if enable else []
     except _ERRORS as exc:
         return _failed(ret, f"{exc}. Check `pcs status` and /var/log/pcsd; run again once fixed")
-    ret["changes"] = plan
     if unfinished:
         return _failed(
             ret,
             f"{live_conf} does not describe cluster {name} with {', '.join(wanted)} after setup",
         )
-    return _done(ret, f"cluster {name} with {', '.join(wanted)} is set up and running")
+    if disabled:
+        return _failed(
+            ret, f"{', '.join(disabled)} still not enabled at boot after pcs cluster enable"
+        )
+    return _done(ret, up)

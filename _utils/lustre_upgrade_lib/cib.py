@@ -11,6 +11,8 @@ The XML parser expands no entity and fetches nothing: CIB backups come from othe
 machines.
 """
 
+import re
+
 from lxml import etree
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -122,6 +124,69 @@ def nvpairs(element, set_tag, mask=True):
         for name, value in set_values(attr_set, mask).items():
             values.setdefault(name, value)
     return values
+
+
+def _secret_change(change):
+    """Whether a ``crm_diff`` ``<change>`` modifies an nvpair holding a secret."""
+    if any(masking.is_secret(e.get("name")) for e in change.iter("nvpair")):
+        return True
+    ids = re.findall(r"@id=['\"]([^'\"]+)['\"]", change.get("path") or "")
+    return bool(ids) and any(masking.is_secret(i) for i in (ids[-1], ids[-1].rsplit("-", 1)[-1]))
+
+
+def _mask_tree(root):
+    """Mask every secret value under ``root`` in place; returns how many were masked."""
+    masked = [
+        element
+        for element in root.iter()
+        if element.get("value") is not None and masking.is_secret(element.get("name"))
+    ]
+    for change in root.iter("change"):
+        if _secret_change(change):
+            masked += [
+                attr
+                for attr in change.iter("change-attr")
+                if attr.get("name") == "value" and attr.get("value") is not None
+            ]
+    for element in masked:
+        element.set("value", masking.MASK)
+    return len(masked)
+
+
+def _parse_kept(text, source):
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    try:
+        return etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as exc:
+        raise CommandExecutionError(f"{source} is not XML ({exc})") from None
+
+
+def masked_xml(text, source="<xml>"):
+    """
+    XML text (a CIB, a CIB section, a ``crm_diff`` patch) with every secret value masked:
+    the ``value`` of each element named like a secret (an nvpair), and the values a
+    patch's ``<change-attr>`` sets on such an nvpair. "" stays "".
+    """
+    if not text or not text.strip():
+        return ""
+    root = _parse_kept(text, source)
+    if not _mask_tree(root):
+        return text
+    return etree.tostring(root, encoding="unicode") + ("\n" if text.endswith("\n") else "")
+
+
+def holds_secret(text, source="<xml>"):
+    """Whether XML text holds a secret value (one ``masked_xml`` masks)."""
+    return bool(text and text.strip()) and _mask_tree(_parse_kept(text, source)) > 0
+
+
+def file_holds_secret(path):
+    """Whether an XML file (a CIB, a patch) holds a secret value; False if unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            return holds_secret(fh.read(), path)
+    except (OSError, CommandExecutionError):
+        return False
 
 
 # --------------------------------------------------------------------------- records
@@ -612,3 +677,11 @@ def misplaced(want, placement):
         for rsc, nodes in want.items()
         if sorted(placement.get(rsc, [])) != nodes
     }
+
+
+def misplaced_text(off):
+    """``rsc on NODE (now OTHER)`` of ``misplaced``'s answer, for a message."""
+    return "; ".join(
+        f"{rsc} on {', '.join(v['new']) or 'no node'} (now {', '.join(v['old']) or 'stopped'})"
+        for rsc, v in off.items()
+    )

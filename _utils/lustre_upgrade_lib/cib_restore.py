@@ -453,6 +453,19 @@ def missing_after(summary):
     return summary["resources"] + summary["stonith"] + [c["id"] for c in summary["constraints"]]
 
 
+def blocking_message(where, live, summary, backup):
+    """Why a restore into ``where`` (a CIB) is refused while targets ``live`` may run."""
+    return (
+        f"{where} has target(s) {', '.join(live)} enabled or running while maintenance-mode "
+        f"is not true, and lacks {', '.join(missing_after(summary))} of {backup}. The restore "
+        "sets maintenance-mode=true, which must not happen behind a cluster that may run "
+        "Lustre; targets stay disabled and the cluster in maintenance mode only until the "
+        "old cluster is verified stopped. If the cutover is done, add what is missing by "
+        "hand; otherwise disable those targets (pcs resource disable) or set "
+        "maintenance-mode=true, and run again. Nothing was changed"
+    )
+
+
 # --------------------------------------------------------------------------- fencing
 
 
@@ -524,3 +537,22 @@ def agents_last(attributes):
     """``(others, agents)``: the attributes of one node in the two updates, agents second."""
     agents = [pair for pair in attributes if pair[0].endswith("_fence_agent")]
     return [pair for pair in attributes if pair not in agents], agents
+
+
+def fencing_changes(pending_before, pending_after):
+    """
+    A state's changes from two ``pending_fencing_attributes`` readings:
+    ``{node: {"set": [name, …]}}`` of the attributes pending before and no longer after.
+    """
+    left = {(e["node"], name) for e in pending_after for name in e["attributes"]}
+    changes = {}
+    for entry in pending_before:
+        done = [n for n in entry["attributes"] if (entry["node"], n) not in left]
+        if done:
+            changes[entry["node"]] = {"set": done}
+    return changes
+
+
+def pending_text(pending):
+    """``node: name, name; node: …`` of ``pending_fencing_attributes`` for a message."""
+    return "; ".join(f"{e['node']}: {', '.join(e['attributes'])}" for e in pending)

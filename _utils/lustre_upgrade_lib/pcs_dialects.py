@@ -15,10 +15,14 @@ import re
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from . import cib, cli_args, corosync_conf
+from . import cib, cli_args, corosync_conf, fileio
 
 DIALECTS = ("0.9", "0.10", "0.12")
 DEFAULT_CLUSTER_NAME = "lustre-ha-cluster"
+# Where the hacluster password is (pillar.example: GPG-encrypted, given only to the nodes).
+HACLUSTER_PILLAR = "lustre_upgrade:secrets:hacluster_password"
+# The units `pcs cluster enable` enables at boot (and `systemctl is-enabled` reads).
+CLUSTER_UNITS = ("corosync", "pacemaker")
 # Runbook "Configure the High Availability Framework": totem.
 TOKEN_MS = 17000
 FAIL_RECV_CONST = 10
@@ -226,6 +230,42 @@ def auth_password(password, source):
             "gpg_keydir"
         )
     return password
+
+
+def pillar_value(pillar, key, delimiter=":"):
+    """The value at ``key`` (``a:b:c``) of a pillar mapping, None when it is absent."""
+    value = pillar
+    for part in str(key).split(delimiter):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def hacluster_password(password=None, password_file=None, pillar=None, key=HACLUSTER_PILLAR):
+    """
+    The hacluster password: ``password`` when given, else the first line of
+    ``password_file``, else the pillar ``key`` of ``pillar`` (the loaded pillar: Salt
+    3008's ``pillar.get`` masks secrets), checked by ``auth_password``.
+    """
+    if password is not None:
+        return auth_password(password, "the password argument")
+    if password_file:
+        try:
+            data = fileio.read_bytes(password_file)
+        except OSError as exc:
+            raise CommandExecutionError(
+                f"cannot read password_file {password_file}: {exc.strerror}"
+            ) from None
+        if data is None:
+            raise CommandExecutionError(
+                f"password_file {password_file} does not exist: write the hacluster password "
+                "there (mode 0600), or leave it out to read the pillar "
+                f"{key}"
+            )
+        text = data.decode("utf-8").splitlines()
+        return auth_password(text[0] if text else "", f"password_file {password_file}")
+    return auth_password(pillar_value(pillar or {}, key), f"pillar {key}")
 
 
 def auth_command(nodes, user="hacluster", *, dialect):

@@ -145,3 +145,17 @@ def test_installed_without_a_module_name_fails_and_says_so(states, testmode):
     ret = states.dkms.installed(name=K, modules="", test=testmode)
     assert ret.result is False or (testmode and ret.result is None)
     assert "at least one module name" in ret.comment
+
+
+def test_a_hanging_dkms_ends_status_and_verify_with_their_timeout(modules, tmp_path, monkeypatch):
+    from tests.functional.test_pacemaker_hangs import finishes, hanging
+
+    hanging(tmp_path, monkeypatch, "dkms")
+    for call in (
+        lambda: modules.dkms.status(timeout=3),
+        lambda: modules.dkms.verify(MODULES, kernel=K, timeout=3),
+    ):
+        outcome = finishes(call)
+        assert isinstance(outcome.get("error"), CommandExecutionError), outcome
+        assert "dkms status" in str(outcome["error"])
+        assert "did not finish within 3s" in str(outcome["error"])

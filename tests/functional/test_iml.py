@@ -599,3 +599,24 @@ def test_agent_repo_failures_say_what_to_do(states, manager, served, pki, yum_re
     assert ret.result is False
     assert ret.changes == {}
     assert "restore /var/lib/chroma" in ret.comment
+
+
+@pytest.mark.parametrize("tool", ["reposync", "createrepo_c"])
+def test_a_hanging_reposync_or_createrepo_ends_mirror_repos_with_its_timeout(
+    modules, tmp_path, monkeypatch, tool
+):
+    from tests.functional.test_pacemaker_hangs import finishes, hanging
+
+    bindir = hanging(tmp_path, monkeypatch, tool)
+    for other in {"reposync", "createrepo_c"} - {tool}:
+        (bindir / other).write_text("#!/bin/sh\nexit 0\n")
+        (bindir / other).chmod(0o755)
+    conf = tmp_path / "lustre-repo.conf"
+    conf.write_text("[lustre-server]\nbaseurl=file:///nowhere\n")
+    outcome = finishes(
+        lambda: modules.iml.mirror_repos(
+            str(conf), repos=["lustre-server"], dest=str(tmp_path / "d"), flavour="yum", timeout=3
+        )
+    )
+    assert isinstance(outcome.get("error"), CommandExecutionError), outcome
+    assert tool in str(outcome["error"]) and "did not finish within 3s" in str(outcome["error"])

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -421,9 +422,16 @@ class Cluster:
         self.crm_mon_fails = False
         self.calls = []
         self.joined = []
+        self.enabled = set()  # units enabled at boot (service.enabled)
+        self.failing = {}  # argv prefix (tuple) -> stderr: that command fails
 
     def __call__(self, argv, **kwargs):
         self.calls.append((argv, kwargs))
+        for prefix, stderr in self.failing.items():
+            if tuple(argv[: len(prefix)]) == prefix:
+                return {"retcode": 1, "stdout": "", "stderr": stderr}
+        if argv[:3] == ["pcs", "cluster", "enable"]:
+            self.enabled |= {"corosync", "pacemaker"}
         if argv[:2] == ["cibadmin", "--query"]:
             return {"retcode": 0, "stdout": self.cib_xml, "stderr": ""}
         if argv[:3] == ["pcs", "node", "standby"]:
@@ -470,7 +478,7 @@ def live(monkeypatch):
     opts = {"test": False}
     monkeypatch.setattr(pacemaker, "__salt__", {"cmd.run_all": cluster}, raising=False)
     monkeypatch.setattr(pacemaker, "__context__", {"pacemaker.dialect": "0.10"}, raising=False)
-    monkeypatch.setattr(pacemaker.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "sleep", lambda _: None)
     functions = {
         f"pacemaker.{name}": fn
         for name, fn in vars(pacemaker).items()
@@ -478,6 +486,7 @@ def live(monkeypatch):
     }
     functions["corosync.read_conf"] = corosync.read_conf
     functions["corosync.exists"] = corosync.exists
+    functions["service.enabled"] = lambda unit: unit in cluster.enabled
     monkeypatch.setattr(pacemaker_state, "__salt__", functions, raising=False)
     monkeypatch.setattr(pacemaker_state, "__pillar__", pillar, raising=False)
     monkeypatch.setattr(pacemaker_state, "__opts__", opts, raising=False)
@@ -498,7 +507,7 @@ def test_placement_settled_defaults_to_every_target_on_its_primary(live):
 
 def test_placement_settled_times_out_with_what_to_do(live, monkeypatch):
     clock = iter(range(0, 10000, 10))
-    monkeypatch.setattr(pacemaker.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(time, "monotonic", lambda: next(clock))
     live.cluster.placements = [{"MGS_32834e": []}]
     ret = pacemaker_state.placement_settled("s", expected={"MGS_32834e": N1}, timeout=30)
     assert ret["result"] is False
@@ -639,6 +648,7 @@ def test_cluster_present_authenticates_with_the_pillar_secret_on_stdin_sets_up_a
 
 def test_cluster_present_adds_node_2_to_the_existing_cluster(live, tmp_path):
     live_conf(tmp_path / "corosync.conf", "lustre-ha-cluster", N1)
+    live.cluster.enabled = {"corosync", "pacemaker"}  # node 1, set up earlier
     live.cluster.placements = [{}]
     original_call = live.cluster.__call__
 

@@ -345,3 +345,27 @@ def _without_epoch(xml):
     for attr in ("epoch", "num_updates", "admin_epoch", "cib-last-written"):
         root.attrib.pop(attr, None)
     return etree.tostring(root)
+
+
+def test_diff_cib_of_the_real_crm_diff_masks_passwords_and_its_patch_file_applies(
+    modules, tmp_path
+):
+    """A created and a modified fence password, as the real crm_diff writes them: masked in
+    what diff_cib returns, real in its 0600 output file, which cibadmin --patch applies."""
+    old, new = tmp_path / "old.xml", tmp_path / "new.xml"
+    old.write_text(run(["cibadmin", "--empty"]).stdout)
+    add_nodes(old, N1, N2)
+    run(["pcs", "-f", str(old), "node", "attribute", N2, "1_fence_password=Old-Secret-2"])
+    shutil.copy(old, new)
+    run(["pcs", "-f", str(new), "node", "attribute", N1, "0_fence_password=New-Secret-1"])
+    run(["pcs", "-f", str(new), "node", "attribute", N1, "0_fence_plug=mds1"])
+    run(["pcs", "-f", str(new), "node", "attribute", N2, "1_fence_password=New-Secret-2"])
+    patch = tmp_path / "p.xml"
+    shown = modules.pacemaker.diff_cib(str(old), str(new), output=str(patch))
+    assert "Secret" not in shown and shown.count("********") >= 2 and "mds1" in shown
+    assert "New-Secret-1" in patch.read_text() and "New-Secret-2" in patch.read_text()
+    assert patch.stat().st_mode & 0o777 == 0o600
+    modules.pacemaker.patch_cib(str(patch), cib_file=str(old))
+    nodes = {n.get("uname"): n for n in etree.parse(str(old)).getroot().iter("node")}
+    values = {p.get("name"): p.get("value") for p in nodes[N2].iter("nvpair")}
+    assert values["1_fence_password"] == "New-Secret-2"

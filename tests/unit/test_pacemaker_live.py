@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 from salt.exceptions import CommandExecutionError
@@ -161,7 +162,7 @@ def mon(placement):
 
 
 def test_wait_for_placement_polls_until_every_resource_is_where_expected(run_all, monkeypatch):
-    monkeypatch.setattr(pacemaker.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "sleep", lambda _: None)
     run_all.answers += [
         (0, mon({"t1": ["b"], "t2": []})),
         (0, mon({"t1": ["a", "b"], "t2": []})),
@@ -174,15 +175,15 @@ def test_wait_for_placement_polls_until_every_resource_is_where_expected(run_all
 
 def test_wait_for_placement_times_out_with_the_last_state(run_all, monkeypatch):
     clock = iter(range(0, 1000, 10))
-    monkeypatch.setattr(pacemaker.time, "monotonic", lambda: next(clock))
-    monkeypatch.setattr(pacemaker.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(time, "sleep", lambda _: None)
     run_all.answers += [(0, mon({"t1": ["b"]}))] * 10
     with pytest.raises(CommandExecutionError, match=r"timed out after 30s.*'t1': \['b'\]"):
         pacemaker.wait_for_placement({"t1": "a"}, timeout=30, dialect="0.10")
 
 
 def test_standby_waits_until_the_node_runs_nothing(run_all, monkeypatch):
-    monkeypatch.setattr(pacemaker.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "sleep", lambda _: None)
     run_all.answers += [(0, ""), (0, mon({"t1": ["a"]})), (0, mon({"t1": ["b"]}))]
     pacemaker.standby("a", dialect="0.9")
     assert run_all.calls[0][0] == ["pcs", "cluster", "standby", "a"]
