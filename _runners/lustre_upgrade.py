@@ -101,6 +101,7 @@ def preflight(pair=None):
     nodes = []
     if not inhibitors:
         nodes = [dict(node) for node in config["pairs"][pair]["nodes"]]
+        inhibitors += _check_node_pillars(pair, config, nodes)
         inhibitors += _check_reachable(nodes)
     report = {"pair": pair, "nodes": nodes, "inhibitors": inhibitors, "ok": not inhibitors}
     if inhibitors:
@@ -108,8 +109,22 @@ def preflight(pair=None):
     return report
 
 
-def _pillar():
-    return __salt__["pillar.show_pillar"]()
+def _pillar(minion="*"):
+    """The pillar as ``minion`` gets it (default: what every minion gets, ``'*'``)."""
+    return __salt__["pillar.show_pillar"](minion)
+
+
+def _check_node_pillars(pair, config, nodes):
+    """Each node must see the pair as the master read it: its states use its own view."""
+    findings = []
+    for node in nodes:
+        view = (_pillar(node["minion"]).get("lustre_upgrade") or {}).get("pairs") or {}
+        if view.get(pair) != config["pairs"][pair]:
+            findings.append(
+                f"minion {node['minion']} gets another lustre_upgrade:pairs:{pair} from the "
+                "pillar than every minion does: give it lustre_upgrade (top.sls) unchanged"
+            )
+    return findings
 
 
 def _pillar_source():
@@ -269,8 +284,8 @@ def collect_backup(minion, path):
     }
 
 
-def _keep_on_node():
-    config = _pillar().get("lustre_upgrade") or {}
+def _keep_on_node(minion):
+    config = _pillar(minion).get("lustre_upgrade") or {}
     return bool((config.get("backup") or {}).get("keep_on_node", False))
 
 
@@ -284,7 +299,7 @@ def _plaintext_on_node(minion, path, digest):
     if found:
         ret = _cmd(minion, "node_backup.prune", [digest], kwarg={"path": path}, timeout=60)
         return ret.get(minion)
-    keep = _keep_on_node()
+    keep = _keep_on_node(minion)
     outcome = {"keep_on_node": keep, "removed": [], "kept": [], "other": []}
     if _cmd(minion, "file.get_hash", [path, "sha256"], timeout=60).get(minion) != digest:
         outcome["other"].append(path)
