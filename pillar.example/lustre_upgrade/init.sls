@@ -88,7 +88,8 @@ lustre_upgrade:
   # server:
   #   lustre_repos: pillar        # or `manager`: lustre-server/-client/e2fsprogs-wc come
   #                               # from the manager's Manager-for-Lustre.repo instead
-  #   reboot:                     # the reboot into the Lustre kernel (lustre.server)
+  #   reboot:                     # the reboot into the Lustre kernel (lustre.server), only
+  #                               # in the upgrade run of the node (see lustre_upgrade_run below)
   #     command: shutdown -r +1 "lustre.server: rebooting into the Lustre kernel"
   #     running_kernel_command: uname -r
   #   flavours:
@@ -100,3 +101,9 @@ lustre_upgrade:
   #   arch: x86_64                # arch, kernel_version and firewall_zone are words of
   #   firewall_zone: public       # command lines: letters, digits and . _ + ~ - only
   #   ntp: {step: true}           # step the clock once (ntpd -qg) after the restore
+
+# Not here: the run keys under `lustre_upgrade_run` are passed by the orchestration on the
+# command line of one run, never kept in a pillar file. `lustre_upgrade_run:evacuated_node:
+# <minion id>` names the node it has moved every target off; only that node's states
+# install the Lustre kernel and packages and reboot it. Without it a state.highstate
+# changes none of that and reports what an upgrade would change (*-upgrade-pending).

@@ -13,7 +13,14 @@
     lustre_upgrade:firewall `high-availability` (the default) opens the high-availability
     service in the zone lustre_upgrade:server:firewall_zone (permanent and runtime);
     `disabled` stops and disables firewalld. The zone is one word (lustre/map.jinja refuses
-    anything else, naming the key) and is quoted where it joins a command line. #}
+    anything else, naming the key) and is quoted where it joins a command line.
+
+    The HA packages (pcs, pacemaker, corosync, fence-agents) are installed only in the
+    upgrade run of this node (pillar lustre_upgrade_run:evacuated_node: <this minion's id>,
+    passed by the orchestration once the node serves no target). Otherwise (a routine
+    state.highstate) lustre-ha-packages-upgrade-pending lists those an upgrade would
+    install and changes nothing; the hacluster account, the firewall and pcsd (started,
+    never stopped) are configuration and apply either way. #}
 {%- from "lustre/map.jinja" import lustre with context %}
 {%- set config = lustre.config %}
 {%- set secret_key = 'lustre_upgrade:secrets:hacluster_password' %}
@@ -35,10 +42,21 @@
             ~ 'are high-availability, disabled. Nothing was applied') }}
 {%- endif %}
 {%- set zone = config.firewall_zone %}
+{%- if lustre.upgrading %}
 
 lustre-ha-cluster-packages-installed:
   pkg.installed:
     - pkgs: {{ config.ha_packages | json }}
+  {%- set packages_state = {'pkg': 'lustre-ha-cluster-packages-installed'} %}
+{%- else %}
+
+{#- Outside the upgrade run of this node: what it would change, nothing changed. #}
+lustre-ha-packages-upgrade-pending:
+  lustre_server.upgrade_pending:
+    - name: {{ ('HA packages of ' ~ lustre.minion) | json }}
+    - pkgs: {{ config.ha_packages | json }}
+  {%- set packages_state = {'lustre_server': 'lustre-ha-packages-upgrade-pending'} %}
+{%- endif %}
 
 {#- Normally created by the pacemaker packages; ensured for hosts where they were not. #}
 lustre-ha-haclient-group-present:
@@ -46,7 +64,9 @@ lustre-ha-haclient-group-present:
     - name: haclient
     - system: True
     - require:
-      - pkg: lustre-ha-cluster-packages-installed
+{%- for state, id in packages_state.items() %}
+      - {{ state }}: {{ id }}
+{%- endfor %}
 
 lustre-ha-hacluster-user-present:
   user.present:

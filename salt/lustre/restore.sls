@@ -3,10 +3,12 @@
 
     The backup is the path the orchestration delivered to the node and the checksums the
     master recorded when it delivered it (salt-run lustre_upgrade.deliver_backup returns all
-    three), passed as pillar lustre_upgrade_run:
+    three), passed as pillar lustre_upgrade_run, with the node itself as the run's
+    evacuated node (lustre_upgrade_run:evacuated_node: the restore replaces configuration
+    files and steps the clock, so it runs only on the node the orchestration has evacuated):
       salt oss1-a state.apply lustre.restore pillar='{lustre_upgrade_run: {
         backup: /var/lib/lustre-upgrade/restore/<archive>.sealed,
-        sha256: <sha256>, archive_sha256: <archive_sha256>} }'
+        sha256: <sha256>, archive_sha256: <archive_sha256>, evacuated_node: oss1-a} }'
     ntp is installed first, so the restored ntp.conf replaces the packaged one (kept as
     ntp.conf.inst, like the runbook's mv); the clock is then stepped once (`ntpd -qg`,
     lustre_upgrade:server:ntp:step) and ntpd enabled and started. #}
@@ -22,6 +24,11 @@
             ~ 'Nothing was applied') }}
 {%-   endif %}
 {%- endfor %}
+{%- if not lustre.upgrading %}
+  {{- raise('lustre.restore runs only in the upgrade run of this node: pillar '
+            ~ lustre.run_key ~ ' is not ' ~ lustre.minion ~ ' (the orchestration passes it '
+            ~ 'with the backup, once the node serves no target). Nothing was applied') }}
+{%- endif %}
 {%- set backup = run.backup %}
 
 lustre-restore-ntp-installed:

@@ -10,8 +10,10 @@
 lustre-verify-running-lustre-kernel:
   test.fail_without_changes:
     - name: {{ ('running kernel is ' ~ lustre.kernel_release) | json }}
-    - comment: {{ ('the running kernel is not ' ~ lustre.kernel_release ~ ': apply lustre.server '
-                   ~ '(it installs the kernel and reboots into it)') | json }}
+    - comment: {{ ('the running kernel is not ' ~ lustre.kernel_release ~ ': the upgrade run of '
+                   ~ 'this node installs it and reboots into it (lustre.server with pillar '
+                   ~ lustre.run_key ~ ': ' ~ lustre.minion ~ ', passed by the orchestration '
+                   ~ 'once the node serves no target)') | json }}
     - unless: {{ lustre.running_kernel_is_lustre | json }}
 
 {%- if flavour.dkms %}

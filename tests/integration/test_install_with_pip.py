@@ -127,7 +127,7 @@ def test_the_runner_loads_the_library_without_any_sync(installed_venv):
     report = _salt_run(installed_venv, "lustre_upgrade.preflight", "pair=oss1", exit_codes=(1,))
     assert report["ok"] is False
     assert report["inhibitors"] == [
-        "pillar key lustre_upgrade is missing: see pillar.example/lustre_upgrade/"
+        "pillar key lustre_upgrade is missing: see pillar.example/lustre_upgrade/init.sls"
     ]
 
 

@@ -156,8 +156,13 @@ def _merged(base, extra):
     return merged
 
 
-def node_pillar(osd=None, pair_osd=None, no_reboot=True, **lustre_upgrade):
-    """Pillar override giving this minion its node entry (and any other lustre_upgrade keys)."""
+def node_pillar(osd=None, pair_osd=None, no_reboot=True, evacuated_node=MINION, **lustre_upgrade):
+    """Pillar override giving this minion its node entry (and any other lustre_upgrade keys).
+
+    ``evacuated_node`` is the run key ``lustre_upgrade_run:evacuated_node`` the orchestration
+    passes for the node it has evacuated: by default this minion, so the tree renders the
+    upgrade itself (kernel, packages, reboot); ``None`` leaves it out (a routine highstate).
+    """
     node = {
         "minion": MINION,
         "old_name": MINION,
@@ -170,7 +175,10 @@ def node_pillar(osd=None, pair_osd=None, no_reboot=True, **lustre_upgrade):
     if pair_osd is not None:
         pair["osd"] = pair_osd
     data = {"pairs": {PAIR: pair}, **RENDER_SECRETS, **(NO_REBOOT if no_reboot else {})}
-    return {"lustre_upgrade": _merged(data, lustre_upgrade)}
+    pillar = {"lustre_upgrade": _merged(data, lustre_upgrade)}
+    if evacuated_node is not None:
+        pillar["lustre_upgrade_run"] = {"evacuated_node": evacuated_node}
+    return pillar
 
 
 # --- the minion -------------------------------------------------------------------------
@@ -703,7 +711,8 @@ DELIVERED = {"backup": BACKUP, "sha256": "a" * 64, "archive_sha256": "b" * 64}
 
 
 def run_pillar(osd="ldiskfs", **lustre_upgrade):
-    return {**node_pillar(osd, **lustre_upgrade), "lustre_upgrade_run": dict(DELIVERED)}
+    run = {**DELIVERED, "evacuated_node": MINION}
+    return {**node_pillar(osd, **lustre_upgrade), "lustre_upgrade_run": run}
 
 
 def test_restore_installs_ntp_restores_the_backup_then_starts_ntpd(call):
@@ -736,6 +745,19 @@ def test_restore_without_the_delivered_backup_names_the_key_and_applies_nothing(
     ret = call("state.apply", "lustre.restore", pillar=pillar, test=True)
     error = render_error(ret)
     assert f"lustre_upgrade_run:{missing} is not set" in error
+    assert "Nothing was applied" in error
+
+
+@pytest.mark.parametrize("evacuated", [None, "el7-peer"], ids=["no-run-key", "another-node"])
+@pytest.mark.parametrize("sls", ["lustre.restore", "iml.agent"])
+def test_restore_outside_the_upgrade_run_of_this_node_names_the_key_and_applies_nothing(
+    call, sls, evacuated
+):
+    """It replaces configuration files and steps the clock: never on a node still serving."""
+    run = {**DELIVERED, **({"evacuated_node": evacuated} if evacuated else {})}
+    pillar = {**node_pillar("ldiskfs", evacuated_node=None), "lustre_upgrade_run": run}
+    error = render_error(call("state.apply", sls, pillar=pillar, test=True))
+    assert f"pillar lustre_upgrade_run:evacuated_node is not {MINION}" in error
     assert "Nothing was applied" in error
 
 
@@ -851,6 +873,172 @@ def test_verify_run_for_real_changes_nothing_and_says_what_is_wrong(call):
     store = results["lustre-verify-target-store-present"]
     assert store["result"] is False and "lustre.restore" in store["comment"]
     assert "An exception occurred" not in "".join(r["comment"] for r in results.values())
+
+
+# --- a routine highstate: outside the upgrade run of this node --------------------------
+
+# What salt/top.sls gives a pair node (test_top_file_gives_pillar_nodes_the_server_configuration).
+HIGHSTATE = "lustre.server,lustre.ha,iml.agent"
+# Packages a serving target depends on: the kernel, Lustre, ZFS/SPL, e2fsprogs, the HA stack,
+# and the IML agent (its package holds the ocf:chroma:Target resource agent).
+PROTECTED = re.compile(
+    r"^(kernel|lustre|kmod-lustre|zfs|libzfs|spl|libspl|e2fsprogs|pacemaker|corosync|pcs"
+    r"|resource-agents|fence-agents|chroma-)"
+)
+PENDING_REPORTS = [
+    "lustre-server-kernel-upgrade-pending",
+    "lustre-server-packages-upgrade-pending",
+    "lustre-ha-packages-upgrade-pending",
+    "iml-agent-packages-upgrade-pending",
+]
+# lustre_upgrade_run:evacuated_node outside this node's upgrade run: absent, or another node.
+OUTSIDE_ITS_RUN = {"no-run-key": None, "another-node": "el7-peer"}
+
+
+def package_names(chunk):
+    names = chunk.get("pkgs") or [chunk["name"]]
+    return [next(iter(n)) if isinstance(n, dict) else n for n in names]
+
+
+def pending(call, sls, ident, pillar, test=False):
+    """The state ``ident`` as ``sls`` renders it, run for real and alone (``state.single``:
+    none of its requisites runs, unlike ``state.sls_id``): its result."""
+    chunk = by_id(low_chunks(call, sls, pillar))[ident]
+    skip = {"state", "fun", "order", "require"}
+    args = [f"{k}={json.dumps(v)}" for k, v in chunk.items() if k not in skip and k[:2] != "__"]
+    ret = call("state.single", f"{chunk['state']}.{chunk['fun']}", *args, test=test)
+    assert isinstance(ret.data, dict), ret
+    (result,) = ret.data.values()
+    return result
+
+
+@pytest.mark.parametrize("osd", sorted(RUNBOOK))
+@pytest.mark.parametrize("run", sorted(OUTSIDE_ITS_RUN))
+def test_outside_its_upgrade_run_a_node_is_not_rebooted_nor_its_server_software_changed(
+    call, run, osd
+):
+    pillar = node_pillar(osd, evacuated_node=OUTSIDE_ITS_RUN[run])
+    states = by_id(low_chunks(call, HIGHSTATE, pillar))
+    # No reboot: no command but the firewall's runtime rule, no gate waiting for a reboot.
+    commands = [i for i, c in states.items() if c["state"] == "cmd"]
+    assert commands == ["lustre-ha-firewall-high-availability-runtime"]
+    assert "lustre-server-reboot-into-lustre-kernel" not in states
+    assert "lustre-server-running-lustre-kernel" not in states
+    # No package state for the server software: only epel-release, a repository definition.
+    packages = {n for c in states.values() if c["state"] == "pkg" for n in package_names(c)}
+    assert sorted(n for n in packages if PROTECTED.match(n)) == []
+    assert packages == {"epel-release"}
+    # No service stopped or disabled.
+    services = [c for c in states.values() if c["state"] == "service"]
+    assert {c["fun"] for c in services} == {"running"}
+    assert all(c.get("enable") is True for c in services)
+    # Instead, what the upgrade run of this node would change.
+    reports = [i for i, c in states.items() if c["state"] == "lustre_server"]
+    assert sorted(reports) == sorted(PENDING_REPORTS)
+    assert {states[i]["fun"] for i in reports} == {"upgrade_pending"}
+
+
+@pytest.mark.parametrize("osd", sorted(RUNBOOK))
+def test_a_run_key_for_another_node_renders_as_no_upgrade_run(call, osd):
+    others = low_chunks(call, HIGHSTATE, node_pillar(osd, evacuated_node="el7-peer"))
+    without = low_chunks(call, HIGHSTATE, node_pillar(osd, evacuated_node=None))
+    assert others == without
+
+
+@pytest.mark.parametrize("osd", sorted(RUNBOOK))
+def test_outside_its_upgrade_run_the_highstate_runs_through_and_keeps_the_hostid(call, osd):
+    # firewalld.present does not load on this machine (no firewall-cmd): firewall disabled.
+    pillar = node_pillar(osd, evacuated_node=None, firewall="disabled")
+    results = mock_run(call, HIGHSTATE, pillar)
+    order = run_order(results)
+    assert set(PENDING_REPORTS) <= set(order)
+    # The hostid in effect made persistent (never changed): configuration, kept.
+    assert ("lustre-server-hostid-persistent" in order) is RUNBOOK[osd]["hostid"]
+    assert order.index("lustre-repos-e2fsprogs-wc-managed") < order.index(PENDING_REPORTS[0])
+
+
+@pytest.mark.parametrize("test", [False, True], ids=["run", "test-mode"])
+def test_the_pending_report_names_the_kernel_and_the_reboot_and_changes_nothing(call, rpmdb, test):
+    """Run for real on this EL7-looking minion, where no package is installed."""
+    rpmdb.reset()
+    pillar = node_pillar("ldiskfs", evacuated_node=None)
+    result = pending(call, "lustre.server", PENDING_REPORTS[0], pillar, test=test)
+    assert (result["result"], result["changes"]) == (True, {}), result
+    comment = result["comment"]
+    for name in KERNEL_PACKAGES:
+        assert f"- {name}: not installed, wanted {PATCHED_KERNEL}\n" in comment, comment
+    assert "- e2fsprogs: not installed, wanted the newest of e2fsprogs-wc\n" in comment
+    running = subprocess.run(["uname", "-r"], capture_output=True, text=True).stdout.strip()
+    assert f"- reboot into {PATCHED_KERNEL}.x86_64 (running {running})" in comment
+    assert f"lustre_upgrade_run:evacuated_node: {MINION}" in comment
+    assert "Nothing was changed" in comment
+
+
+def test_the_pending_report_names_kernel_tools_newer_than_the_lustre_kernel(call, rpmdb):
+    rpmdb.reset([(n, "3.10.0", "1160.el7") for n in ("kernel-tools", "kernel-tools-libs")])
+    try:
+        pillar = node_pillar("ldiskfs", evacuated_node="el7-peer")
+        result = pending(call, "lustre.server", PENDING_REPORTS[0], pillar)
+    finally:
+        rpmdb.reset()
+    assert (result["result"], result["changes"]) == (True, {}), result
+    for name in ("kernel-tools", "kernel-tools-libs"):
+        assert (
+            f"- {name}: installed 3.10.0-1160.el7, newer than {PATCHED_KERNEL}: removed\n"
+        ) in result["comment"]
+        assert (
+            f"- {name}: installed 3.10.0-1160.el7, wanted {PATCHED_KERNEL}\n" in result["comment"]
+        )
+
+
+def test_the_pending_reports_name_the_missing_lustre_ha_and_agent_packages(call, rpmdb):
+    rpmdb.reset()
+    pillar = node_pillar("zfs", evacuated_node=None)
+    for sls, ident, names in [
+        ("lustre.server", PENDING_REPORTS[1], RUNBOOK["zfs"]["packages"]),
+        ("lustre.ha", PENDING_REPORTS[2], ["pcs", "pacemaker", "corosync", "fence-agents"]),
+        ("iml.agent", PENDING_REPORTS[3], ["chroma-agent", "chroma-diagnostics"]),
+    ]:
+        result = pending(call, sls, ident, pillar)
+        assert (result["result"], result["changes"]) == (True, {}), result
+        for name in names:
+            assert f"- {name}: not installed\n" in result["comment"], (ident, result["comment"])
+
+
+def test_a_node_running_the_upgraded_software_has_nothing_pending(call, rpmdb):
+    version, release = PATCHED_KERNEL.split("-", 1)
+    installed = [(n, version, release) for n in KERNEL_PACKAGES]
+    installed += [("e2fsprogs", "1.45.6.wc1", "0.el7")]
+    installed += [(n, "2.10.8", "1.el7") for n in RUNBOOK["ldiskfs"]["packages"]]
+    running = {"server": {"reboot": {"running_kernel_command": f"echo {PATCHED_KERNEL}.x86_64"}}}
+    pillar = node_pillar("ldiskfs", evacuated_node=None, **running)
+    rpmdb.reset(installed)
+    try:
+        results = [pending(call, "lustre.server", i, pillar) for i in PENDING_REPORTS[:2]]
+    finally:
+        rpmdb.reset()
+    for result in results:
+        assert (result["result"], result["changes"]) == (True, {}), result
+        assert result["comment"].startswith("Nothing pending"), result["comment"]
+
+
+def test_for_the_node_its_upgrade_run_evacuated_the_tree_is_the_upgrade_itself(call):
+    states = by_id(low_chunks(call, HIGHSTATE, node_pillar("ldiskfs", evacuated_node=MINION)))
+    assert [i for i in states if i in PENDING_REPORTS] == []
+    reboot = states["lustre-server-reboot-into-lustre-kernel"]
+    assert reboot["name"] == NO_REBOOT["server"]["reboot"]["command"]
+    for step in server_steps("ldiskfs") + HA_STEPS + ["iml-agent-packages-installed"]:
+        assert step in states, step
+
+
+@pytest.mark.parametrize(
+    "value", [[MINION], True, {"minion": MINION}], ids=["list", "bool", "dict"]
+)
+def test_a_run_key_that_is_not_one_minion_id_names_the_key_and_applies_nothing(call, value):
+    pillar = node_pillar("ldiskfs", evacuated_node=value)
+    error = render_error(call("state.apply", "lustre.server", pillar=pillar, test=True))
+    assert "pillar lustre_upgrade_run:evacuated_node is" in error
+    assert "Nothing was applied" in error
 
 
 # --- the whole tree ---------------------------------------------------------------------

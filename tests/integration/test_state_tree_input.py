@@ -52,6 +52,8 @@ def node_pillar(osd=None, **lustre_upgrade):
     pillar = tree.node_pillar(osd, **lustre_upgrade)
     (node,) = pillar["lustre_upgrade"]["pairs"][PAIR]["nodes"]
     node.update(minion=MINION, old_name=MINION, fqdn=f"{MINION}.lfs.example")
+    # Rendered as for the upgrade run of this node (every package state present).
+    pillar["lustre_upgrade_run"] = {"evacuated_node": MINION}
     return pillar
 
 

@@ -1,7 +1,9 @@
 {#- The IML manager's Manager-for-Lustre.repo on a Lustre server (runbook: "Install the IML
     Agent"), after EPEL and the COPR repositories. It is fetched with the node's IML client
-    certificate from /var/lib/chroma: during an upgrade run (pillar lustre_upgrade_run:backup
-    set) that directory is first restored from the node's backup by lustre.restore.
+    certificate from /var/lib/chroma: during the upgrade run of this node (pillar
+    lustre_upgrade_run:backup set, and lustre_upgrade_run:evacuated_node this minion's id,
+    which lustre.restore requires) that directory is first restored from the node's backup
+    by lustre.restore.
 
     With lustre_upgrade:server:lustre_repos `pillar` (the default) this node defines the
     Lustre repositories itself (lustre.repos), so the manager's file must not define them

@@ -1,12 +1,29 @@
 {#- An EL7 Lustre server for the node's OSD flavour (runbook: "Install the Lustre Server
     Software"): lustre.server.kernel (repositories, e2fsprogs, the Lustre kernel, development
     packages, persistent hostid, reboot), then, once the Lustre kernel runs, the flavour's
-    Lustre packages, the DKMS check and the kernel modules. #}
+    Lustre packages, the DKMS check and the kernel modules.
+
+    Only in the upgrade run of this node (pillar lustre_upgrade_run:evacuated_node: <this
+    minion's id>, passed by the orchestration once the node serves no target). Otherwise
+    (a routine state.highstate of a serving node) no Lustre package is installed or
+    changed: lustre-server-packages-upgrade-pending lists those an upgrade would install,
+    beside lustre.server.kernel's report of the kernel and the pending reboot, and nothing
+    is changed. #}
 {%- from "lustre/map.jinja" import lustre with context %}
 {%- set flavour = lustre.flavour %}
 
 include:
   - lustre.server.kernel
+{%- if not lustre.upgrading %}
+
+{#- Outside the upgrade run of this node: what it would change, nothing changed. #}
+lustre-server-packages-upgrade-pending:
+  lustre_server.upgrade_pending:
+    - name: {{ ('Lustre packages (' ~ lustre.osd ~ ') of ' ~ lustre.minion) | json }}
+    - pkgs: {{ flavour.packages | json }}
+    - require:
+      - lustre_server: lustre-server-kernel-upgrade-pending
+{%- else %}
 
 {#- Stops this run while the node reboots into the Lustre kernel. With test=True it passes
     with the same comment, so the plan goes on to show the states after the reboot. #}
@@ -54,3 +71,4 @@ lustre-server-kernel-module-{{ module }}-loaded:
   {%- set ns.state = 'kmod' %}
   {%- set ns.id = 'lustre-server-kernel-module-' ~ module ~ '-loaded' %}
 {%- endfor %}
+{%- endif %}

@@ -5,7 +5,17 @@
     The reboot is scheduled (lustre_upgrade:server:reboot:command, default `shutdown -r +1`)
     only while the running kernel (reboot:running_kernel_command, default `uname -r`) is not
     the Lustre kernel this file installs; test=True never runs it. Whoever applies this
-    waits for the minion to come back (the orchestration does). #}
+    waits for the minion to come back (the orchestration does).
+
+    All of that only in the upgrade run of this node: pillar
+    lustre_upgrade_run:evacuated_node set to this minion's id, which the orchestration passes
+    once it has moved every target off the node. Otherwise (a routine state.highstate, or
+    the run of the peer) nothing here reboots the node or changes e2fsprogs, the kernel
+    packages or the development packages: lustre-server-kernel-upgrade-pending
+    (lustre_server.upgrade_pending) lists instead each of them whose installed version
+    differs from the wanted one and the pending reboot into the Lustre kernel, and
+    succeeds without changes. The repositories and the persistent hostid (the one in
+    effect, never changed) are configuration and apply either way. #}
 {%- from "lustre/map.jinja" import lustre with context %}
 {%- set flavour = lustre.flavour %}
 {%- set kernel_version = flavour.kernel_version %}
@@ -15,6 +25,37 @@ include:
 {%- for sls in lustre.repo_sls %}
   - {{ sls }}
 {%- endfor %}
+{%- if not lustre.upgrading %}
+
+{#- Outside the upgrade run of this node: what it would change, nothing changed. #}
+lustre-server-kernel-upgrade-pending:
+  lustre_server.upgrade_pending:
+    - name: {{ ('Lustre kernel' ~ (', e2fsprogs' if flavour.e2fsprogs else '')
+               ~ (', development packages' if flavour.devel else '') ~ ' of ' ~ lustre.minion) | json }}
+  {%- if flavour.e2fsprogs %}
+    - latest: {{ flavour.e2fsprogs | json }}
+    - fromrepo: e2fsprogs-wc
+  {%- endif %}
+    - removed_if_newer:
+      - kernel-tools
+      - kernel-tools-libs
+    - newer_than: {{ kernel_version | json }}
+    - pkgs:
+  {%- for name in lustre.config.kernel_packages %}
+      - {{ name }}: {{ kernel_version | json }}
+  {%- endfor %}
+  {%- for name in (lustre.config.devel_packages if flavour.devel else []) %}
+      - {{ name | json }}
+  {%- endfor %}
+    - kernel_release: {{ lustre.kernel_release | json }}
+    - running_kernel_command: {{ lustre.config.reboot.running_kernel_command | json }}
+    - require:
+  {%- for sls in lustre.repo_sls %}
+      - sls: {{ sls }}
+  {%- endfor %}
+  {%- set ns.state = 'lustre_server' %}
+  {%- set ns.id = 'lustre-server-kernel-upgrade-pending' %}
+{%- else %}
 
 {%- if flavour.e2fsprogs %}
 
@@ -88,6 +129,7 @@ lustre-server-development-packages-installed:
   {%- set ns.state = 'pkg' %}
   {%- set ns.id = 'lustre-server-development-packages-installed' %}
 {%- endif %}
+{%- endif %}
 
 {%- if flavour.hostid %}
 
@@ -101,9 +143,12 @@ lustre-server-hostid-persistent:
   {%- set ns.id = 'lustre-server-hostid-persistent' %}
 {%- endif %}
 
+{%- if lustre.upgrading %}
+
 lustre-server-reboot-into-lustre-kernel:
   cmd.run:
     - name: {{ lustre.config.reboot.command | json }}
     - unless: {{ lustre.running_kernel_is_lustre | json }}
     - require:
       - {{ ns.state }}: {{ ns.id }}
+{%- endif %}
