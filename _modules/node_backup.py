@@ -43,7 +43,7 @@ try:
     import cryptography  # noqa: F401  (backup_format seals and opens backups with it)
 
     import lustre_upgrade_lib
-    from lustre_upgrade_lib import backup_format, file_transaction, fileio, hostid_value
+    from lustre_upgrade_lib import backup_format, cli_args, file_transaction, fileio, hostid_value
 except ImportError as exc:
     if (exc.name or "").startswith("cryptography"):
         _MISSING = f"{exc}: install python3-cryptography (EL7: python36-cryptography)"
@@ -484,13 +484,7 @@ def _keep_accounts(value):
 
 def _backup_pillar(key, default):
     """``lustre_upgrade:backup:<key>`` of the loaded pillar (Salt 3008's pillar.get masks)."""
-    value = __pillar__
-    for part in ("lustre_upgrade", "backup", key):
-        try:
-            value = value[part]
-        except (KeyError, TypeError, IndexError):
-            return default
-    return value
+    return cli_args.nested_value(__pillar__, f"lustre_upgrade:backup:{key}", default)
 
 
 def _stage(source, staging, final):

@@ -38,3 +38,20 @@ def cib_value(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def nested_value(mapping, key, default=None, delimiter=":"):
+    """
+    The value at ``key`` (``a:b:c``) of a nested mapping, ``default`` where it is absent.
+
+    Works on whatever answers ``[]``: Salt hands modules their ``__pillar__`` as a loader
+    context object, not a dict, and pillar values are read from it unmasked (Salt 3008's
+    ``pillar.get`` masks secrets).
+    """
+    value = mapping
+    for part in str(key).split(delimiter):
+        try:
+            value = value[part]
+        except (KeyError, TypeError, IndexError):
+            return default
+    return value

@@ -232,16 +232,6 @@ def auth_password(password, source):
     return password
 
 
-def pillar_value(pillar, key, delimiter=":"):
-    """The value at ``key`` (``a:b:c``) of a pillar mapping, None when it is absent."""
-    value = pillar
-    for part in str(key).split(delimiter):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def hacluster_password(password=None, password_file=None, pillar=None, key=HACLUSTER_PILLAR):
     """
     The hacluster password: ``password`` when given, else the first line of
@@ -265,7 +255,7 @@ def hacluster_password(password=None, password_file=None, pillar=None, key=HACLU
             )
         text = data.decode("utf-8").splitlines()
         return auth_password(text[0] if text else "", f"password_file {password_file}")
-    return auth_password(pillar_value(pillar or {}, key), f"pillar {key}")
+    return auth_password(cli_args.nested_value(pillar, key), f"pillar {key}")
 
 
 def auth_command(nodes, user="hacluster", *, dialect):
