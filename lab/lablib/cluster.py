@@ -8,30 +8,19 @@ Written onto each node's disk before its first boot, as if installed there:
   `st-fencing` (stonith:fence_chroma), `0_fence_*` node attributes with a password,
   IML's resource defaults; node names are the old short names;
 - IML's target store /var/lib/chroma/targets/<uuid> (JSON), its certificates, the mount
-  points, and every file the runbook backs up;
-- the lab's chroma-agent payload (Target agent, fence_chroma, fence_lab), installed
-  directly (a rebuilt node gets them only from the chroma-agent package).
+  points, and every file the runbook backs up.
+The packages (the cluster stack, chroma-agent with the Target agent, fence_chroma and
+fence_lab) are the node's kickstart's: EL6 packages in the node's EL6 life (lablib.repo).
 """
 
 import json
 import subprocess
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 from .proc import run
 
-PAYLOAD = Path(__file__).resolve().parent / "payload"
 MCAST_BASE = "226.94.{ring}.1"
 MCAST_PORT_BASE = 5405
-
-
-def payload_files():
-    """(node path, payload file, mode) of the chroma-agent package's lab files."""
-    return (
-        ("/usr/lib/ocf/resource.d/chroma/Target", PAYLOAD / "Target", 0o755),
-        ("/usr/sbin/fence_chroma", PAYLOAD / "fence_chroma.py", 0o755),
-        ("/usr/sbin/fence_lab", PAYLOAD / "fence_lab.py", 0o755),
-    )
 
 
 # ------------------------------------------------------------------ corosync
@@ -244,11 +233,6 @@ def chroma_certificates(node_name):
     return key, cert
 
 
-def install_payload(node):
-    for path, source, mode in payload_files():
-        node.write(path, source.read_text(), mode=mode)
-
-
 def provision_old_node(node, spec, cib_text):
     """Turn a kickstarted disk into an EL6 IML server of the pair (before first boot)."""
     ns = node.node
@@ -298,7 +282,6 @@ def provision_old_node(node, spec, cib_text):
     )
     node.mkdir("/var/lib/pcsd", mode=0o700)
     node.mkdir("/var/log/cluster", mode=0o755)
-    install_payload(node)
     for unit in ("corosync.service", "pacemaker.service"):
         node.enable_unit(unit)
     if spec.pcsd:

@@ -84,6 +84,9 @@ class LabSpec:
     start_delay: float
     stop_delay: float
     extra_packages: tuple = ()
+    life: str = "el6"
+    mmp_delay: float = 10.0
+    fence_power_on_delay: float = 20.0
 
     def node(self, name):
         """A node by minion id, old name, FQDN or index."""
@@ -191,14 +194,39 @@ def target_identity(pair, name):
     return target_uuid, f"{name}_{suffix}"
 
 
-def build_spec(settings_path=None, pillar_dir=None, venv=None):
-    """Read lab.toml and the lab pillar; a LabSpec, or ConfigError listing every problem."""
+LIVES = ("el6", "el7")
+
+
+def build_spec(settings_path=None, pillar_dir=None, venv=None, overrides=None):
+    """Read lab.toml and the lab pillar; a LabSpec, or ConfigError listing every problem.
+    overrides: {section: {key: value}} taken over lab.toml's (tests)."""
     findings = []
     settings_file, settings = load_settings(settings_path)
+    settings = _merge(settings, overrides or {})
     lab = settings.get("lab", {})
     net = settings.get("network", {})
     old = settings.get("old_cluster", {})
     agent = settings.get("agent", {})
+    power = settings.get("power", {})
+    life = str(lab.get("life", "el6"))
+    if life not in LIVES:
+        findings.append(
+            f"{settings_file}: [lab] life = {life!r}: give one of {', '.join(LIVES)} (the life "
+            "the pair's nodes start in)"
+        )
+    delays = {}
+    for section, key, default in (
+        (agent, "start_delay", 1.0),
+        (agent, "stop_delay", 1.0),
+        (agent, "mmp_delay", 10.0),
+        (power, "fence_power_on_delay", 20.0),
+    ):
+        try:
+            delays[key] = float(section.get(key, default))
+            if delays[key] < 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            findings.append(f"{settings_file}: {key} = {section.get(key)!r}: give seconds (>= 0)")
     pillar_dir = Path(pillar_dir or (LAB_DIR / lab.get("pillar", "pillar"))).resolve()
     tree = load_pillar(pillar_dir, findings)
     pkey = f"{pillar_dir}/lustre_upgrade:"
@@ -299,9 +327,12 @@ def build_spec(settings_path=None, pillar_dir=None, venv=None):
         hacluster_password=password,
         token=int(old.get("token", 5000)),
         dc_deadtime=str(old.get("dc_deadtime", "2s")),
-        start_delay=float(agent.get("start_delay", 1.0)),
-        stop_delay=float(agent.get("stop_delay", 1.0)),
+        start_delay=delays["start_delay"],
+        stop_delay=delays["stop_delay"],
         extra_packages=tuple(str(p) for p in lab.get("extra_packages", [])),
+        life=life,
+        mmp_delay=delays["mmp_delay"],
+        fence_power_on_delay=delays["fence_power_on_delay"],
     )
 
 

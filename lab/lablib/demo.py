@@ -3,6 +3,7 @@
 Standard library only until the venv exists: the demo may start on a bare Debian 12.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def install(venv):
     return python
 
 
-def main(no_install=False):
+def main(no_install=False, json_report=False):
     problems = check_privileges()
     if problems:
         print("labctl demo: " + "\n".join(problems), file=sys.stderr)
@@ -82,11 +83,12 @@ def main(no_install=False):
             import yaml  # noqa: F401
         except ImportError:
             # Go on in the venv's python (it has PyYAML and Salt).
-            os.execv(str(python), [str(python), str(LAB_DIR / "labctl"), "demo", "--no-install"])
-    return run_demo()
+            argv = [str(python), str(LAB_DIR / "labctl"), "demo", "--no-install"]
+            os.execv(str(python), argv + (["--json"] if json_report else []))
+    return run_demo(json_report)
 
 
-def run_demo():
+def run_demo(json_report=False):
     from .config import ConfigError
     from .lab import Lab, LabError
 
@@ -107,7 +109,7 @@ def run_demo():
         )
         first = lab.spec.nodes[0].minion
         print(lab.node_exec(first, ["pcs", "status"]).stdout)
-        print(lab.salt("*", "grains.item", "os", "osmajorrelease").stdout)
+        print(lab.salt("*", "grains.item", "os", "osmajorrelease", "kernelrelease").stdout)
         orch = REPO_ROOT / "orch" / "upgrade_pair.sls"
         say("next")
         print(
@@ -118,6 +120,9 @@ def run_demo():
             + ("" if orch.exists() else f"({orch.relative_to(REPO_ROOT)} does not exist yet.)\n")
             + "then `lab/labctl status`, and `lab/labctl down` to remove the lab."
         )
+        if json_report:
+            say("report")
+            print(json.dumps(lab.report(), indent=2), flush=True)
         return 0
     except Exception as exc:  # noqa: BLE001 - the demo reports and still tears down
         print(f"labctl demo: {exc}", file=sys.stderr)

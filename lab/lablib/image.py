@@ -1,11 +1,15 @@
 """The lab's "fresh EL7 install": read-only layers stacked over the host's /etc, /usr, /var.
 
 A node's OS is overlayfs: upper = the node's own disk, lower = IMAGE/<dir> over the host's
-<dir> (for /etc, /usr, /var: the host provides the Debian binaries of corosync, pacemaker,
-pcs, python) or IMAGE/<dir> alone (for /root, /opt, /boot, /mnt: nothing of the host's).
-The image hides what would look like cluster configuration on a fresh OS (the host's
-default corosync.conf, its unit enablement) with overlayfs whiteouts and opaque
-directories, and the fresh install's packages (the lab's base OS RPMs, with their rpmdb: see repo.py).
+<dir> (for /etc, /usr, /var: the host provides the Debian libraries, python, the tools) or
+IMAGE/<dir> alone (for /root, /boot, /mnt: nothing of the host's; /opt: the nodes' Salt,
+lablib.nodesalt). The image hides, with overlayfs whiteouts and opaque directories, what
+would look like cluster configuration on a fresh OS (the host's default corosync.conf, its
+unit enablement) and the host's cluster stack itself (the commands, daemons, units and
+agents the stack's RPMs carry: lablib.hostpkgs), and holds the fresh install's packages
+(the lab's base OS RPMs, with their rpmdb: see repo.py) and the lab's "firmware": its init
+(/usr/lib/lab/unitctl, the unit engine behind systemctl, or EL6's service/chkconfig) and a
+uname that answers the kernel the lab booted.
 """
 
 import os
@@ -13,6 +17,9 @@ import shutil
 import stat
 from pathlib import Path
 
+NODEOS = Path(__file__).resolve().parent / "nodeos"
+UNITCTL = "/usr/lib/lab/unitctl"
+SALT_PREFIX = "/opt/saltstack/salt"
 OVERLAID_FROM_HOST = ("etc", "usr", "var")
 OVERLAID_IMAGE_ONLY = ("root", "opt", "boot", "mnt")
 OS_RELEASE = {
@@ -50,8 +57,8 @@ def opaque_dir(path):
     os.setxattr(path, "trusted.overlay.opaque", b"y")
 
 
-def salt_minion_unit(venv):
-    return f"""[Unit]
+def salt_minion_unit():
+    return """[Unit]
 Description=The Salt Minion
 Documentation=man:salt-minion(1)
 After=network.target
@@ -60,20 +67,24 @@ After=network.target
 Type=simple
 KillMode=process
 LimitNOFILE=8192
-ExecStart={venv}/bin/salt-minion -c /etc/salt
-Environment=PYTHONDONTWRITEBYTECODE=1
+ExecStart=/usr/bin/salt-minion -c /etc/salt
 
 [Install]
 WantedBy=multi-user.target
 """
 
 
-def build(image_dir, spec, bind_targets):
+def build(image_dir, spec, bind_targets, hidden=()):
     """Write the image layers under image_dir. bind_targets: node paths that get host binds
-    (their mount points must exist in the image, not on the node's disk)."""
+    (their mount points must exist in the image, not on the node's disk); hidden: host
+    paths the image whites out (the cluster stack, until its RPMs are installed)."""
     image = Path(image_dir)
     for name in OVERLAID_FROM_HOST + OVERLAID_IMAGE_ONLY:
         (image / name).mkdir(parents=True, exist_ok=True)
+    for path in hidden:
+        top, _, rest = path.strip("/").partition("/")
+        if top in OVERLAID_FROM_HOST and rest:
+            whiteout(image / top / rest)
     _etc(image / "etc", spec)
     _usr(image / "usr", spec)
     _var(image / "var")
@@ -145,7 +156,16 @@ def _etc(etc, spec):
 
 
 def _usr(usr, spec):
-    write(usr / "lib/systemd/system/salt-minion.service", salt_minion_unit(spec.venv))
+    write(usr / "lib/systemd/system/salt-minion.service", salt_minion_unit())
+    # Salt's package links its commands into /usr/bin (the onedir package does the same).
+    for name in ("salt-minion", "salt-call"):
+        link = usr / "bin" / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.is_symlink():
+            os.symlink(f"{SALT_PREFIX}/bin/{name}", link)
+    # The lab's init (both lives) and the kernel the lab booted.
+    write(usr / UNITCTL.removeprefix("/usr/"), (NODEOS / "systemctl.py").read_text(), mode=0o755)
+    write(usr / "bin/uname", (NODEOS / "uname").read_text(), mode=0o755)
     # EL7's yum front ends, on the node's dnf.
     write(usr / "bin/yum", '#!/bin/sh\n# lab: EL7 yum is dnf here\nexec dnf "$@"\n', mode=0o755)
     write(

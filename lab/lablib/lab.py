@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import cluster, image, netns, preflight, prober, repo
+from . import cluster, hostpkgs, image, netns, nodesalt, preflight, prober, repo
 from .config import LAB_DIR, LabSpec, build_spec
 from .labd import request as labd_request
 from .master import Master
@@ -40,6 +40,7 @@ from .state import (
 )
 
 LOGS_DIR = "logs"
+UNITCTL = "/usr/lib/lab/unitctl"  # the nodes' unit engine (systemctl on EL7, service on EL6)
 RUN_HINT = (
     "pick one with --run RUN_ID, before or after the command (lab/labctl down --run {example}), "
     "or LAB_RUN=RUN_ID"
@@ -71,9 +72,20 @@ class Lab:
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
-    def up(cls, settings=None, pillar=None, keep_on_failure=False, extra_packages=(), venv=None):
+    def up(
+        cls,
+        settings=None,
+        pillar=None,
+        keep_on_failure=False,
+        extra_packages=(),
+        venv=None,
+        overrides=None,
+        before_ready=None,
+    ):
+        """Bring a run up. before_ready(lab): called once the nodes are powered on, before
+        `up` waits for the cluster and the minions (tests inject start-up faults there)."""
         started = time.monotonic()
-        spec = build_spec(settings, pillar, venv=venv)
+        spec = build_spec(settings, pillar, venv=venv, overrides=overrides)
         preflight.check_all(spec, tuple(extra_packages) + tuple(spec.extra_packages))
         run_dir = Path(spec.run_base) / new_run_id()
         Path(spec.run_base).mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -85,6 +97,8 @@ class Lab:
         )
         try:
             lab._build()
+            if before_ready is not None:
+                before_ready(lab)
             lab._wait_ready(started)
         except BaseException:
             if not keep_on_failure:
@@ -144,7 +158,8 @@ class Lab:
             "login": "lab-admin",
             "password": secrets.token_urlsafe(12),
         }
-        repo_dir = repo.ensure_repository(spec, self.run_dir, log)
+        node_salt = nodesalt.ensure(spec.cache_dir, log)
+        repo_dir = repo.ensure_repository(spec, self.run_dir, log, node_salt)
         info = {
             "spec": spec.to_json(),
             "run_id": self.run_id,
@@ -152,6 +167,7 @@ class Lab:
             "node_netns": self.node_netns,
             "image": str(self.image_dir),
             "repo_dir": str(repo_dir) if repo_dir else None,
+            "node_salt": str(node_salt["root"]),
             "fence": fence,
         }
         spec_file = self.run_dir / "spec.json"
@@ -159,7 +175,7 @@ class Lab:
             json.dump(info, handle, indent=2)
         log(f"run {self.run_id}: repository ready ({time.monotonic() - t0:.1f} s)")
         binds = [b["target"] for b in next(iter(self.nodes.values())).bind_mounts()]
-        image.build(self.image_dir, spec, binds)
+        image.build(self.image_dir, spec, binds, hostpkgs.hidden_paths())
         repo.install_base_os(spec, self.image_dir, repo_dir)
         self._shared_storage()
         netns.build(spec, self.run_id, self.state)
@@ -167,6 +183,13 @@ class Lab:
         self.master.write_config()
         self._start_master()
         self._start_labd()
+        # The admin's step of the README's install: the master's runners (minions are the
+        # product's job: the lab never syncs them).
+        self._master_sync = self._spawn(
+            "master:sync",
+            self.master.cli_argv("salt-run", ["--out=json", "saltutil.sync_all"]),
+            self.master.log / "sync_all",
+        )
         cib_text = cluster.cib_xml(spec, fence)
         cib_file = self.run_dir / "old-cib.xml"
         cib_file.write_text(cib_text)
@@ -174,9 +197,12 @@ class Lab:
 
         def install(node):
             node.format_disk()
-            self.master.accept_key(node.minion, node.kickstart(spec.hub))
+            packages = repo.node_set(repo_dir, spec.life) if repo_dir else None
+            public_key = node.kickstart(spec.hub, life=spec.life, packages=packages)
+            # A site's existing minions are accepted already.
+            self.master.accept_key(node.minion, public_key)
             cluster.provision_old_node(node, spec, cib_text)
-            node.write_boot_config(self.image_dir)
+            node.write_boot_config(self.image_dir, node_salt["root"])
 
         with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
             for future in [pool.submit(install, node) for node in self.nodes.values()]:
@@ -190,6 +216,7 @@ class Lab:
         (self.san / ".lab").mkdir(parents=True)
         (self.san / ".lab" / "agent.conf").write_text(
             f"START_DELAY={self.spec.start_delay}\nSTOP_DELAY={self.spec.stop_delay}\n"
+            f"MMP_DELAY={self.spec.mmp_delay}\n"
         )
         for target in self.spec.targets:
             disk = self.san / target.disk
@@ -251,10 +278,31 @@ class Lab:
 
     def _wait_ready(self, started):
         deadline = started + self.spec.up_timeout
-        self.wait_cluster_settled(deadline=deadline)
+        status = self.wait_cluster_settled(deadline=deadline, recover=True)
+        if self.placement(status) != self.preferred_placement():
+            # A node recovered from a start-up fence: its targets started on the peer.
+            log(f"run {self.run_id}: moving the targets to their preferred nodes")
+            self.restore_baseline(timeout=max(30.0, deadline - time.monotonic()))
         log(f"run {self.run_id}: cluster settled ({time.monotonic() - started:.1f} s)")
         self.wait_minions(deadline=deadline)
         log(f"run {self.run_id}: minions answer ({time.monotonic() - started:.1f} s)")
+        self._wait_master_synced(deadline)
+        log(f"run {self.run_id}: master synced ({time.monotonic() - started:.1f} s)")
+
+    def _wait_master_synced(self, deadline):
+        popen = self._master_sync
+        try:
+            status = popen.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait()
+            raise LabError("the master's saltutil.sync_all did not finish in time") from None
+        finally:
+            self.state.drop_process("master:sync")
+        if status != 0:
+            raise LabError(
+                f"the master's saltutil.sync_all failed ({status}): see {self.master.log}/sync_all"
+            )
 
     # ------------------------------------------------------------------ using the lab
     def node_pid(self, minion):
@@ -304,17 +352,55 @@ class Lab:
                 return cluster.parse_crm_mon(result.stdout)
         return None
 
-    def wait_cluster_settled(self, deadline=None, timeout=150, names=None):
+    def wait_cluster_settled(self, deadline=None, timeout=150, names=None, recover=False):
+        """Both nodes online, every target started once. recover: also bring back a node
+        that a start-up fence left down (see recover_start_up)."""
         deadline = deadline or time.monotonic() + timeout
         names = names or [n.old_name for n in self.spec.nodes]
         status = None
+        next_recovery = time.monotonic() + 2
         while time.monotonic() < deadline:
             with contextlib.suppress(Exception):
                 status = self.crm_status()
                 if status and cluster.settled(status, self.spec, names):
                     return status
+            if recover and time.monotonic() >= next_recovery:
+                with contextlib.suppress(Exception):
+                    self.recover_start_up()
+                next_recovery = time.monotonic() + 2
             time.sleep(0.5)
         raise LabError(f"cluster not settled in time; last crm_mon: {json.dumps(status)}")
+
+    def recover_start_up(self):
+        """What an admin does for a node that a fence left down while the cluster came up:
+        power it on if it stayed off; start its cluster stack again if it stopped (a node
+        that learns it was fenced -- "We were allegedly just fenced" -- stops Pacemaker and
+        stays down). Only nodes whose boot is over and whose Pacemaker is enabled."""
+        power = self.labd("status")["nodes"]
+        for minion in self.nodes:
+            if not power[minion]["on"]:
+                if not power[minion]["pending_on"]:
+                    log(f"run {self.run_id}: {minion} is off (fenced at start-up): powering it on")
+                    self.power(minion, "on")
+                    self._note_recovery(minion, "powered on")
+                continue
+            if self.node_exec(minion, ["test", "-e", "/run/lab/boot-done"]).returncode != 0:
+                continue
+            if self.node_exec(minion, [UNITCTL, "is-active", "pacemaker"]).returncode == 0:
+                continue
+            if self.node_exec(minion, [UNITCTL, "is-enabled", "pacemaker"]).returncode != 0:
+                continue
+            log(f"run {self.run_id}: {minion}: Pacemaker stopped during start-up; starting it")
+            self.node_exec(minion, [UNITCTL, "start", "corosync", "pacemaker"], timeout=120)
+            self._note_recovery(minion, "cluster started")
+
+    def _note_recovery(self, minion, what):
+        def change(data):
+            data["notes"].setdefault("up_recoveries", []).append(
+                {"t": round(time.time(), 3), "node": minion, "action": what}
+            )
+
+        self.state.update(change)
 
     def wait_minions(self, deadline=None, timeout=120, minions=None):
         deadline = deadline or time.monotonic() + timeout
@@ -350,34 +436,116 @@ class Lab:
         first = next(iter(self.nodes))
         self.node_exec(first, ["pcs", "node", "unstandby", "--all"], check=True)
         self.node_exec(first, ["crm_resource", "--cleanup", "--quiet"])
-        if self.placement() != self.preferred_placement():
-            self.node_exec(first, ["pcs", "resource", "relocate", "run"], check=True, timeout=120)
         while time.monotonic() < deadline:
+            # Let the re-probes of the clean-up (and a node that just joined) finish first:
+            # pcs plans a relocation from the resources' current state.
+            self.node_exec(first, ["crm_resource", "--wait", "--timeout", "120s"], timeout=150)
             status = self.wait_cluster_settled(deadline=deadline)
             if self.placement(status) == self.preferred_placement():
                 self.node_exec(first, ["pcs", "resource", "relocate", "clear"])
                 self.wait_minions(deadline=deadline)
                 return status
-            time.sleep(0.5)
+            self.node_exec(first, ["pcs", "resource", "relocate", "run"], timeout=120)
         raise LabError(f"cluster not back to its baseline placement: {self.placement()}")
 
     def prober_records(self, since=None, until=None):
         return prober.read_records(self.run_dir / "prober.jsonl", since, until)
 
+    def prober_caught_up(self, timeout=5.0):
+        """Wait until the prober has written a sample taken after this call (a report
+        "as of now" covers what happened just before it)."""
+        now = time.time()
+        deadline = time.monotonic() + timeout
+        path = self.run_dir / "prober.jsonl"
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(path, "rb") as handle:
+                    handle.seek(max(0, path.stat().st_size - 4096))
+                    lines = [line for line in handle.read().splitlines() if line.endswith(b"}")]
+                if lines and json.loads(lines[-1])["t"] >= now:
+                    return True
+            time.sleep(0.05)
+        return False
+
     def availability(self, since=None, until=None):
+        if until is None:
+            self.prober_caught_up()
         return prober.analyse(self.prober_records(since, until))
 
     def violations(self, since=None):
+        """The double starts the Target agent refused (each target's violations.jsonl)."""
+        return self._target_log("violations.jsonl", since)
+
+    def agent_events(self, since=None):
+        """What the Target agent did on the shared storage: mounted, unmounted, mmp-wait."""
+        return self._target_log("events.jsonl", since)
+
+    def _target_log(self, name, since=None, until=None):
         out = []
         for target in self.spec.targets:
-            path = self.san / target.disk / "violations.jsonl"
+            path = self.san / target.disk / name
             with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as handle:
                 for line in handle:
                     with contextlib.suppress(ValueError):
                         record = json.loads(line)
-                        if since is None or record.get("time", 0) >= since:
+                        when = record.get("time", 0)
+                        if (since is None or when >= since) and (until is None or when <= until):
                             out.append(record)
         return sorted(out, key=lambda r: r.get("time", 0))
+
+    def power_events(self, since=None):
+        """labd's power log: {"t", "node", "action": on|off, "by": lab|pdu|rebuild|node}."""
+        out = []
+        with contextlib.suppress(FileNotFoundError):
+            with open(self.run_dir / "power.jsonl", encoding="utf-8") as handle:
+                for line in handle:
+                    with contextlib.suppress(ValueError):
+                        record = json.loads(line)
+                        if since is None or record["t"] >= since:
+                            out.append(record)
+        return out
+
+    def _minion_of(self, name):
+        try:
+            return self.spec.node(str(name)).minion
+        except KeyError:
+            return name
+
+    def report(self, since=None, until=None):
+        """The lab's availability report, per target, from both of its sources:
+        - the prober (samples of every node's mount table, every 100 ms, from outside):
+          outages, double service, who serves it now;
+        - the Target agent's logs on the shared storage: double starts it refused
+          (violations.jsonl) -- attempts the prober never sees, as nothing got mounted --
+          and its MMP waits and mounts (events.jsonl).
+        What neither sees is in lab/README.md ("What the prober sees")."""
+        availability = self.availability(since, until)
+        refused = self._target_log("violations.jsonl", since, until)
+        events = self._target_log("events.jsonl", since, until)
+        targets = {}
+        for target in self.spec.targets:
+            avail = availability.get(target.name)
+            seen = avail.as_dict() if avail else prober.TargetAvailability(target.name).as_dict()
+            mine = [e for e in events if e.get("target") == target.name]
+            targets[target.name] = {
+                **seen,
+                "refused_double_starts": sum(1 for v in refused if v.get("target") == target.name),
+                "refused": [v for v in refused if v.get("target") == target.name],
+                "mmp_waits": [self._minion_of(e["node"]) for e in mine if e["event"] == "mmp-wait"],
+                "mounts": [self._minion_of(e["node"]) for e in mine if e["event"] == "mounted"],
+            }
+        return {
+            "since": since,
+            "until": until,
+            "targets": targets,
+            "outages": sum(len(t["outages"]) for t in targets.values()),
+            "double_service": sum(len(t["double_service"]) for t in targets.values()),
+            "refused_double_starts": sum(t["refused_double_starts"] for t in targets.values()),
+            "sources": {
+                "prober": f"{self.run_dir / 'prober.jsonl'} (mount tables, every {prober.INTERVAL} s)",
+                "agent": "<shared storage>/<target>/violations.jsonl, events.jsonl",
+            },
+        }
 
     def status(self):
         data = self.state.read()
@@ -439,7 +607,9 @@ class Lab:
             if var_log.exists():
                 shutil.copytree(var_log, target / "var-log", dirs_exist_ok=True, symlinks=True)
         # The state is copied under another name: a logs folder is never taken for a run.
-        copies = {name: name for name in ("labd.log", "labd.console", "prober.jsonl")}
+        copies = {
+            name: name for name in ("labd.log", "labd.console", "prober.jsonl", "power.jsonl")
+        }
         copies.update({"old-cib.xml": "old-cib.xml", STATE_NAME: f"run-{STATE_NAME}"})
         for name, copy_name in copies.items():
             src = self.run_dir / name
@@ -448,9 +618,10 @@ class Lab:
         if self.master.log.exists():
             shutil.copytree(self.master.log, dest / "master", dirs_exist_ok=True)
         for target in self.spec.targets:
-            src = self.san / target.disk / "violations.jsonl"
-            if src.exists():
-                shutil.copy2(src, dest / f"violations-{target.name}.jsonl")
+            for name in ("violations", "events"):
+                src = self.san / target.disk / f"{name}.jsonl"
+                if src.exists():
+                    shutil.copy2(src, dest / f"{name}-{target.name}.jsonl")
         return dest
 
     # ------------------------------------------------------------------ teardown

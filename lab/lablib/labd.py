@@ -1,9 +1,13 @@
 """labd: the lab's host side, running in the hub network namespace for the whole run.
 
 - the nodes' power: it starts each node's PID 1 and is its parent; SIGKILL to that PID 1
-  is "power off"; a node whose init exits with status 100 asked for a reboot;
+  is "power off"; a node whose init exits with status 100 asked for a reboot; every power
+  change is appended to RUN/power.jsonl ({"t", "node", "action", "by"});
 - the power switch (PDU) that fence_lab talks to over TCP (hub address, pdu_port), with
-  the login and password the nodes' 0_fence_* attributes carry;
+  the login and password the nodes' 0_fence_* attributes carry. A node it powers on (a
+  fence's `on`, or `reboot` = off, then on) starts its OS `fence_power_on_delay` seconds
+  later (the machine's firmware, POST), so the fence result reaches the cluster before the
+  node boots again;
 - the lab yum repository over HTTP (hub address, repo_port);
 - the availability prober (every 100 ms, from outside the nodes);
 - a control socket (RUN/labd.sock) for labctl: status, power, rebuild, stop.
@@ -49,16 +53,18 @@ class NodePower:
         self.pid1_start = None
         self.boots = 0
         self.off_requested = False
+        self.pending_on = None  # a delayed power on (after a fence), its timer
 
     @property
     def is_on(self):
         return self.pid1 is not None and process_start_time(self.pid1) == self.pid1_start
 
-    def power_on(self):
+    def power_on(self, by="lab"):
         with self.lock:
             if self.is_on:
                 return "already on"
             self.off_requested = False
+            self.pending_on = None
             console = open(self.node.console, "a", encoding="utf-8")  # noqa: SIM115
             console.write(f"\n==== power on {time.strftime('%F %T')} ====\n")
             console.flush()
@@ -95,7 +101,28 @@ class NodePower:
             self.labd.state.add_process(f"node:{self.node.minion}:unshare", self.popen.pid)
             threading.Thread(target=self._watch, args=(self.popen, self.boots), daemon=True).start()
             log.info("%s: powered on (PID 1 = %s)", self.node.minion, pid1)
+            self.labd.power_event(self.node.minion, "on", by)
             return "on"
+
+    def power_on_later(self, delay, by):
+        """Power on after `delay` seconds (unless powered on or off meanwhile)."""
+        with self.lock:
+            if self.pending_on is not None:
+                self.pending_on.cancel()
+            timer = threading.Timer(delay, self._delayed_on, args=(by,))
+            timer.daemon = True
+            self.pending_on = timer
+            timer.start()
+
+    def _delayed_on(self, by):
+        with self.lock:
+            if self.pending_on is None:
+                return
+            self.pending_on = None
+        try:
+            self.power_on(by=by)
+        except Exception:  # noqa: BLE001 - a timer thread logs, never raises
+            log.exception("%s: delayed power on failed", self.node.minion)
 
     def _watch(self, popen, boot):
         status = popen.wait()
@@ -109,14 +136,18 @@ class NodePower:
             reboot = status == REBOOT_STATUS and not self.off_requested
         if reboot:
             log.info("%s: rebooting", self.node.minion)
-            self.power_on()
+            self.power_on(by="node")
 
-    def power_off(self, graceful_timeout=0):
+    def power_off(self, graceful_timeout=0, by="lab"):
         """SIGKILL to PID 1; with graceful_timeout, first a clean shutdown (SIGTERM: the
         node stops its services, e.g. Pacemaker leaves the cluster) for that long."""
         with self.lock:
             self.off_requested = True
+            if self.pending_on is not None:
+                self.pending_on.cancel()
+                self.pending_on = None
             if not self.is_on:
+                self.labd.power_event(self.node.minion, "off", by)
                 return "already off"
             pid1, start, popen = self.pid1, self.pid1_start, self.popen
             if graceful_timeout:
@@ -134,6 +165,7 @@ class NodePower:
             self.labd.state.drop_process(f"node:{self.node.minion}")
             self.labd.state.drop_process(f"node:{self.node.minion}:unshare")
             log.info("%s: powered off", self.node.minion)
+            self.labd.power_event(self.node.minion, "off", by)
             return "off"
 
 
@@ -154,11 +186,23 @@ class Labd:
             self.nodes[node_spec.minion] = NodePower(self, node)
         self.stop_event = threading.Event()
         self.disks = {t.disk: t.name for t in self.spec.targets}
+        self.power_log = self.run_dir / "power.jsonl"
+        self.power_log_lock = threading.Lock()
+
+    def power_event(self, minion, action, by):
+        record = {"t": round(time.time(), 3), "node": minion, "action": action, "by": by}
+        with self.power_log_lock, open(self.power_log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
 
     # -- operations ----------------------------------------------------------------------
     def status(self):
         return {
-            minion: {"on": power.is_on, "pid1": power.pid1, "boots": power.boots}
+            minion: {
+                "on": power.is_on,
+                "pid1": power.pid1,
+                "boots": power.boots,
+                "pending_on": power.pending_on is not None,
+            }
             for minion, power in self.nodes.items()
         }
 
@@ -178,18 +222,18 @@ class Labd:
         raise ValueError(f"unknown power action {action!r}")
 
     def rebuild(self, minion):
-        """Shut down (cleanly if it can, like an operator before a reinstall; else power
-        off), wipe the disk (fresh OS), kickstart (same id, new key), power on."""
+        """A PXE reinstall: power off hard (whatever the node still runs or serves), wipe
+        the disk, kickstart a fresh EL7 install (same minion id, a new key the master knows
+        nothing of: it waits there, not accepted), power on."""
         power = self.nodes[minion]
         with power.lock:
-            power.power_off(graceful_timeout=120)
+            power.power_off(by="rebuild")
             node = power.node
             node.format_disk()
-            public_key = node.kickstart(self.spec.hub)
-            self.master.accept_key(minion, public_key)
-            node.write_boot_config(self.image)
-            log.info("%s: rebuilt (fresh OS, new minion key pre-accepted)", minion)
-            return power.power_on()
+            node.kickstart(self.spec.hub)
+            node.write_boot_config(self.image, self.info.get("node_salt"))
+            log.info("%s: rebuilt (fresh EL7 install, new minion key)", minion)
+            return power.power_on(by="rebuild")
 
     def node_pids(self):
         return {m: (p.pid1 if p.is_on else None) for m, p in self.nodes.items()}
@@ -229,9 +273,23 @@ class Labd:
             return {"ok": False, "error": f"no such plug {plug!r}"}
         log.info("pdu: %s %s", action, plug)
         if action == "status":
-            return {"ok": True, "status": self.power(plug, "status")}
-        if action in ("on", "off", "reboot"):
-            return {"ok": True, "result": self.power(plug, action)}
+            power = self.nodes[plug]
+            on = power.is_on or power.pending_on is not None
+            return {"ok": True, "status": "on" if on else "off"}
+        power = self.nodes[plug]
+        if action == "on":
+            # The switch turns the power on; the node's OS starts once its firmware is up.
+            if power.is_on:
+                return {"ok": True, "result": "already on"}
+            power.power_on_later(self.spec.fence_power_on_delay, by="pdu")
+            return {"ok": True, "result": "on"}
+        if action == "off":
+            return {"ok": True, "result": power.power_off(by="pdu")}
+        if action == "reboot":
+            # Off now; on once the machine's firmware has come up again.
+            result = power.power_off(by="pdu")
+            power.power_on_later(self.spec.fence_power_on_delay, by="pdu")
+            return {"ok": True, "result": result}
         return {"ok": False, "error": f"unsupported action {action!r}"}
 
     def serve(self):

@@ -2,9 +2,9 @@
 
 Its CLIs (salt, salt-run, salt-key, salt-cp, and salt-call, local only) run "in the
 master's context": the hub network namespace (the master listens on the hub address only)
-and the master's config directory. Keys: the lab pre-seeds each minion's key, as a site's kickstart does
-(the master never auto-accepts): `up` and `rebuild` write the node's new public key into
-the master's accepted keys before the node boots.
+and the master's config directory. Keys: the master never auto-accepts; `up` writes the
+initial nodes' public keys into its accepted keys before they boot (a site's existing
+minions are accepted already). A rebuilt node's new key is the product's to accept.
 """
 
 import os
@@ -82,7 +82,7 @@ pillar_roots:
         write(self.conf_dir / "minion", minion)
 
     def accept_key(self, minion_id, public_key):
-        """Pre-seed a minion's key as accepted (replacing a rebuilt node's old key)."""
+        """Pre-seed a minion's key as accepted (the initial nodes, at `up`)."""
         for state in ("minions_pre", "minions_rejected", "minions_denied"):
             (self.pki / state / minion_id).unlink(missing_ok=True)
         write(self.pki / "minions" / minion_id, public_key)

@@ -5,17 +5,22 @@ inside the node's network namespace. Powering off = SIGKILL to that PID 1: the k
 ends every process of the node, its mounts vanish with its mount namespace, and the
 multiple-mount locks its targets held are dropped. Rebuilding = power off, wipe the disk,
 kickstart, power on.
+
+A kickstart installs an OS of one "life": `el7` (the image's fresh EL7 install, plus the
+packages of the set it is given) or `el6` (an old IML server: its whole EL6 package set
+over the image, which it hides where EL6 has nothing: systemd, /etc/os-release, EL7's
+rpmdb and kernel).
 """
 
 import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from . import image
-from .image import write
+from . import image, nodesalt
+from .image import opaque_dir, whiteout, write
+from .repo import BASE_KERNEL, copy_staged
 
 NODEINIT = Path(__file__).resolve().parent / "nodeos" / "nodeinit.py"
 HOST_PYTHON = "/usr/bin/python3"
@@ -77,10 +82,16 @@ class Node:
         )
 
     # -- kickstart ----------------------------------------------------------------------
-    def kickstart(self, master_address):
-        """What an EL7 kickstart leaves: host name, network, a minion with its id and a new
-        key. Returns the new public key (the master pre-accepts it, as sites pre-seed)."""
+    def kickstart(self, master_address, life="el7", packages=None):
+        """What a kickstart leaves: the OS of that life with the staged package set
+        `packages` (a directory, lablib.repo.node_set) installed, host name, network, a
+        minion with its id and a new key. Returns the new public key (`up` pre-seeds the
+        initial nodes' keys on the master; a rebuilt node's waits there, unaccepted)."""
         node = self.node
+        if life == "el6":
+            self._el6_os()
+        if packages is not None:
+            copy_staged(packages, self.disk / "upper")
         self.write("/etc/hostname", node.fqdn + "\n")
         self.write("/etc/sysconfig/network", f"NETWORKING=yes\nHOSTNAME={node.fqdn}\n")
         for ring, address in enumerate(node.rings):
@@ -89,7 +100,7 @@ class Node:
                 f"DEVICE=ring{ring}\nBOOTPROTO=none\nONBOOT=yes\nIPADDR={address}\n"
                 "PREFIX=24\nNM_CONTROLLED=no\n",
             )
-        self.write("/etc/salt/minion", minion_config(node.minion, master_address), mode=0o640)
+        self.write("/etc/salt/minion", minion_config(node.minion, master_address, life), mode=0o640)
         pem, pub = generate_key()
         self.mkdir("/etc/salt/pki/minion", mode=0o700)
         self.write("/etc/salt/pki/minion/minion.pem", pem, mode=0o400)
@@ -97,25 +108,36 @@ class Node:
         self.enable_unit("salt-minion.service")
         return pub
 
+    def _el6_os(self):
+        """Hide what EL6 does not have of the image's EL7 (the EL6 package set brings the
+        rest: release files, SysV service/chkconfig, its kernel, its cluster stack)."""
+        for path in (
+            "/etc/os-release",
+            "/usr/bin/systemctl",
+            f"/usr/lib/modules/{'-'.join(BASE_KERNEL)}.x86_64",
+        ):
+            whiteout(self.upper(path))
+        for path in ("/var/lib/rpm", "/boot", "/etc/yum.repos.d"):
+            opaque_dir(self.upper(path))
+        site = self.upper(nodesalt.site_packages())
+        site.mkdir(parents=True, exist_ok=True)
+        write(site / "_lab_el6_python.py", nodesalt.EL6_MODULE)
+        write(site / "_lab_el6_python.pth", nodesalt.EL6_PTH)
+
     # -- boot ---------------------------------------------------------------------------
     def bind_mounts(self):
-        """Host paths the node sees at the same path (read-only), plus the SAN on /srv."""
-        binds = []
-        venv = os.path.realpath(self.spec.venv)
-        binds.append({"source": venv, "target": self.spec.venv, "ro": True})
-        base = venv_base_prefix(venv)
-        if base and not base.startswith("/usr/"):
-            binds.append({"source": base, "target": base, "ro": True})
-        binds.append({"source": str(self.run_dir / "san"), "target": "/srv", "ro": False})
-        return binds
+        """Host paths the node sees (the SAN on /srv)."""
+        return [{"source": str(self.run_dir / "san"), "target": "/srv", "ro": False}]
 
-    def boot_config(self, image_dir):
+    def boot_config(self, image_dir, salt_layer=None):
         image_dir = Path(image_dir)
         overlays = []
         for name in image.OVERLAID_FROM_HOST + image.OVERLAID_IMAGE_ONLY:
             lower = [str(image_dir / name)]
             if name in image.OVERLAID_FROM_HOST:
                 lower.append(f"/{name}")
+            if name == "opt" and salt_layer:
+                lower.append(str(Path(salt_layer) / "opt"))
             overlays.append(
                 {
                     "target": f"/{name}",
@@ -131,10 +153,10 @@ class Node:
             "tmpfs": ["/tmp", "/dev/shm"],
         }
 
-    def write_boot_config(self, image_dir):
+    def write_boot_config(self, image_dir, salt_layer=None):
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.boot_file, "w", encoding="utf-8") as handle:
-            json.dump(self.boot_config(image_dir), handle, indent=2)
+            json.dump(self.boot_config(image_dir, salt_layer), handle, indent=2)
 
     def boot_argv(self):
         return [
@@ -158,15 +180,23 @@ class Node:
         ]
 
 
-def minion_config(minion_id, master_address):
+OS_GRAINS = {
+    "el7": "grains:\n  os_family: RedHat\n  os: CentOS\n  osfullname: CentOS Linux\n"
+    "  osmajorrelease: 7\n  osrelease: 7.6.1810\n  osrelease_info: [7, 6, 1810]\n"
+    "  osfinger: CentOS Linux-7\n  init: systemd\n  lab_node: true\n"
+    "# No systemd-run in the node: systemctl is the lab's stand-in.\nsystemd.scope: false\n",
+    "el6": "grains:\n  os_family: RedHat\n  os: CentOS\n  osfullname: CentOS\n"
+    "  osmajorrelease: 6\n  osrelease: '6.7'\n  osrelease_info: [6, 7]\n"
+    "  osfinger: CentOS-6\n  init: upstart\n  lab_node: true\n",
+}
+
+
+def minion_config(minion_id, master_address, life="el7"):
     return (
         f"# Written by the lab's kickstart.\nid: {minion_id}\nmaster: {master_address}\n"
-        "# The lab's nodes look like EL7 to Salt (Debian underneath: see lab/README.md).\n"
-        "grains:\n  os_family: RedHat\n  os: CentOS\n  osmajorrelease: 7\n"
-        "  osrelease: 7.6.1810\n  osfinger: CentOS Linux-7\n  lab_node: true\n"
-        "# No systemd-run in the node: systemctl is the lab's stand-in.\n"
-        "systemd.scope: false\n"
-        "acceptance_wait_time: 1\nrandom_reauth_delay: 0\nrecon_default: 500\n"
+        "# The lab's nodes look like CentOS to Salt (Debian underneath: see lab/README.md).\n"
+        + OS_GRAINS[life]
+        + "acceptance_wait_time: 1\nrandom_reauth_delay: 0\nrecon_default: 500\n"
         "recon_max: 3000\nrecon_randomize: false\nauth_timeout: 3\n"
         "log_level_logfile: info\n"
     )
@@ -184,16 +214,3 @@ def generate_key():
         ["openssl", "pkey", "-pubout"], input=pem, capture_output=True, text=True, check=True
     ).stdout
     return pem, pub
-
-
-def venv_base_prefix(venv):
-    """The interpreter installation a venv runs on (its pyvenv.cfg `home`, one level up)."""
-    cfg = Path(venv) / "pyvenv.cfg"
-    try:
-        for line in cfg.read_text().splitlines():
-            key, _, value = line.partition("=")
-            if key.strip() == "home":
-                return os.path.realpath(os.path.join(value.strip(), ".."))
-    except OSError:
-        pass
-    return os.path.realpath(sys.base_prefix)

@@ -26,6 +26,7 @@ DEBIAN_PACKAGES = (
     "openssl",
     "openssh-client",
     "python3",
+    "python3-venv",
 )
 COMMANDS = (
     "ip",

@@ -1,16 +1,22 @@
 """The lab's yum repositories: tiny noarch RPMs named, versioned and related like the EL7
-packages of a Lustre 2.10 / IML 4.0 server, built with rpmbuild, indexed with createrepo_c.
+packages of a Lustre 2.10 / IML 4.0 server (and, in `el6-os`, the EL6 packages an old IML
+server had), built with rpmbuild, indexed with createrepo_c.
 
 Payloads are empty (a README) except for the lab's honest stand-ins: `systemd` brings the
-lab's systemctl (also reboot/poweroff: no systemd runs in a node), `kmod` the lab's modprobe, `dkms` the lab's dkms, `*-dkms` packages their source trees and register
-with dkms in %post, `kmod-*` and `kernel` their (placeholder) modules under
-/lib/modules/<kver>/, `chroma-agent` the Target resource agent, fence_chroma, fence_lab
-and the agent's service. The Debian binaries of corosync, pacemaker and pcs are what runs:
-their RPMs record that they were installed.
+lab's systemctl (also reboot/poweroff: no systemd runs in a node), `kmod` the lab's
+modprobe, `dkms` the lab's dkms, `*-dkms` packages their source trees and register with
+dkms in %post, `kmod-*` and `kernel` their (placeholder) modules under /lib/modules/<kver>/,
+`chroma-agent` the Target resource agent, fence_chroma, fence_lab and the agent's service,
+`python36-lxml` lxml for the nodes' Salt. The cluster stack's RPMs (pcs, pacemaker,
+pacemaker-cli, corosync, resource-agents, fence-agents) carry the host's Debian binaries,
+which the node image hides until they are installed (lablib.hostpkgs). EL6's `initscripts`,
+`chkconfig` and `upstart` bring the lab's SysV `service`/`chkconfig` and reboot commands.
 
 Built once per set of inputs: the cache key hashes every package definition, payload file
-and repository URL. The cache also holds the staged base OS (the packages a fresh EL7
-install has, installed into an rpmdb) that the image layers copy.
+and repository URL. The cache also holds the staged package sets that nodes start from,
+each installed into an rpmdb: the fresh EL7 install (copied into the image), an old EL6
+IML server and an EL7 server with its cluster stack (copied onto a node's disk by its
+kickstart).
 """
 
 import concurrent.futures
@@ -22,11 +28,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .hostpkgs import Symlink, host_files
 from .proc import run
 
 PAYLOAD = Path(__file__).resolve().parent / "payload"
 NODEOS = Path(__file__).resolve().parent / "nodeos"
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
+UNITCTL = "/usr/lib/lab/unitctl"
 LUSTRE = "2.10.7"
 LUSTRE_KERNEL = ("3.10.0", "957.1.3.el7_lustre")
 # A fresh CentOS 7.6 install: the GA kernel, and kernel-tools from updates at a higher
@@ -35,6 +43,11 @@ BASE_KERNEL = ("3.10.0", "957.el7")
 BASE_KERNEL_TOOLS = ("3.10.0", "957.27.2.el7")
 ZFS = "0.7.9"
 IML = "4.0.10.2"
+SALT = "3008.4"
+# The old servers: Intel EE for Lustre 2.4 (IML 2.4.2.7) on CentOS 6.7.
+EL6_KERNEL = ("2.6.32", "573.12.1.el6_lustre")
+EL6_LUSTRE = "2.5.42.28"
+EL6_IML = "2.4.2.7"
 RUNBOOK_DEVEL = (
     "asciidoc audit-libs-devel automake bc binutils-devel bison device-mapper-devel "
     "elfutils-devel elfutils-libelf-devel expect flex gcc gcc-c++ git glib2 glib2-devel "
@@ -79,7 +92,7 @@ class Pkg:
     requires: tuple = ()
     provides: tuple = ()
     conflicts: tuple = ()
-    files: tuple = ()  # (node path, text, mode)
+    files: tuple = ()  # (node path, text | bytes | Symlink(target), mode)
     post: str = ""
     preun: str = ""
 
@@ -168,8 +181,234 @@ def _dkms_source(module, version):
     return ((f"/usr/src/{module}-{version}/dkms.conf", conf, 0o644),), post, preun
 
 
-def packages(repos):
-    """{repository: [Pkg]} of the lab. repos: the lab pillar's repository URLs."""
+def _cluster_stack(el7):
+    """The cluster stack's RPMs: EL7's or EL6's names and versions, the host's files."""
+    if el7:
+        versions = {
+            "corosync": ("2.4.3", "4.el7"),
+            "pacemaker": ("1.1.19", "8.el7_6.5"),
+            "pcs": ("0.9.165", "6.el7.centos.2"),
+            "resource-agents": ("4.1.1", "12.el7_6.8"),
+            "fence-agents": ("4.2.1", "11.el7_6.8"),
+        }
+        fence_name = "fence-agents-all"
+        pcs_extra = ()
+    else:
+        versions = {
+            "corosync": ("1.4.7", "2.el6"),
+            "pacemaker": ("1.1.12", "8.el6_7.2"),
+            "pcs": ("0.9.139", "9.el6_7.2"),
+            "resource-agents": ("3.9.5", "24.el6_7.1"),
+            "fence-agents": ("4.0.15", "8.el6_7"),
+        }
+        fence_name = "fence-agents"
+        # EL6's pcs drives SysV services: Debian's pcs finds no `service` command otherwise.
+        settings = Path("/usr/lib/python3/dist-packages/pcs/settings.py")
+        pcs_extra = (
+            (
+                (
+                    str(settings),
+                    settings.read_text().replace(
+                        'service_binary = ""', 'service_binary = "/sbin/service"'
+                    ),
+                    0o644,
+                ),
+            )
+            if settings.exists()
+            else ()
+        )
+    cv, cr = versions["corosync"]
+    pv, pr = versions["pacemaker"]
+    return [
+        Pkg(
+            "corosynclib",
+            cv,
+            cr,
+            "The Corosync Cluster Engine Libraries",
+            files=(_doc("corosynclib", cv),),
+        ),
+        Pkg(
+            "corosync",
+            cv,
+            cr,
+            "The Corosync Cluster Engine (lab: the host's corosync 3)",
+            requires=(f"corosynclib = {cv}-{cr}",),
+            files=tuple(host_files("corosync")),
+        ),
+        Pkg(
+            "pacemaker-libs",
+            pv,
+            pr,
+            "Core Pacemaker libraries",
+            files=(_doc("pacemaker-libs", pv),),
+        ),
+        Pkg(
+            "pacemaker-cli",
+            pv,
+            pr,
+            "Command line tools for Pacemaker (lab: the host's Pacemaker 2.1)",
+            requires=(f"pacemaker-libs = {pv}-{pr}",),
+            files=tuple(host_files("pacemaker-cli")),
+        ),
+        Pkg(
+            "pacemaker",
+            pv,
+            pr,
+            "Scalable High-Availability cluster resource manager (lab: the host's Pacemaker 2.1)",
+            requires=(
+                f"pacemaker-libs = {pv}-{pr}",
+                f"pacemaker-cli = {pv}-{pr}",
+                "corosync",
+                "resource-agents",
+            ),
+            files=tuple(host_files("pacemaker")),
+        ),
+        Pkg(
+            "resource-agents",
+            *versions["resource-agents"],
+            "Open Source HA Reusable Cluster Resource Scripts",
+            files=tuple(host_files("resource-agents")),
+        ),
+        Pkg(
+            "pcs",
+            *versions["pcs"],
+            "Pacemaker Configuration System (lab: the host's pcs 0.11 and pcsd)",
+            requires=("pacemaker", "corosync"),
+            files=tuple(host_files("pcs")) + pcs_extra,
+        ),
+        Pkg(
+            fence_name,
+            *versions["fence-agents"],
+            "Fence agents",
+            provides=(f"fence-agents = {'-'.join(versions['fence-agents'])}",) if el7 else (),
+            files=tuple(host_files("fence-agents")),
+        ),
+    ]
+
+
+def _el6_packages(repos, payload):
+    """An old IML server's packages (CentOS 6.7, Intel EE for Lustre 2.4): installed by its
+    kickstart, never by the product."""
+    kver = f"{EL6_KERNEL[0]}-{EL6_KERNEL[1]}.x86_64"
+    release = "CentOS release 6.7 (Final)\n"
+    base = repos.get("el6-os", "")
+    agent_init = (
+        "[Unit]\nDescription=IML Agent Daemon (lab)\nAfter=network.target\n\n"
+        "[Service]\nType=simple\nExecStart=/usr/bin/chroma-agent --daemon\n\n"
+        "[Install]\nWantedBy=multi-user.target\n"
+    )
+    return [
+        Pkg(
+            "centos-release",
+            "6",
+            "7.el6.centos.12.3",
+            "CentOS release file",
+            provides=(
+                "system-release = 6",
+                "system-release(releasever) = 6",
+                "redhat-release = 6.7",
+            ),
+            files=(
+                ("/etc/centos-release", release, 0o644),
+                ("/etc/redhat-release", Symlink("centos-release"), 0o777),
+                ("/etc/system-release", Symlink("centos-release"), 0o777),
+                ("/etc/issue", release + "Kernel \\r on an \\m\n\n", 0o644),
+                (
+                    "/etc/yum.repos.d/CentOS-Base.repo",
+                    f"[base]\nname=CentOS-6 - Base (lab)\nbaseurl={base}\ngpgcheck=0\nenabled=1\n",
+                    0o644,
+                ),
+            ),
+        ),
+        Pkg(
+            "bash", "4.1.2", "33.el6", "The GNU Bourne Again shell", files=(_doc("bash", "4.1.2"),)
+        ),
+        Pkg("yum", "3.2.29", "69.el6.centos", "RPM installer", files=(_doc("yum", "3.2.29"),)),
+        Pkg(
+            "initscripts",
+            "9.03.49",
+            "1.el6.centos",
+            "The inittab file and the /etc/init.d scripts (lab: SysV `service` over the lab's units)",
+            files=(("/usr/sbin/service", Symlink(UNITCTL), 0o777),),
+        ),
+        Pkg(
+            "chkconfig",
+            "1.3.49.3",
+            "5.el6",
+            "A system tool for maintaining the /etc/rc*.d hierarchy (lab: over the lab's units)",
+            files=(("/usr/sbin/chkconfig", Symlink(UNITCTL), 0o777),),
+        ),
+        Pkg(
+            "upstart",
+            "0.6.5",
+            "13.el6_5.3",
+            "An event-driven init system (lab: the lab's init; reboot, halt, poweroff, shutdown)",
+            files=tuple(
+                (f"/usr/sbin/{name}", Symlink(UNITCTL), 0o777)
+                for name in ("reboot", "halt", "poweroff", "shutdown")
+            ),
+        ),
+        Pkg(
+            "kernel",
+            *EL6_KERNEL,
+            "The Linux kernel (Intel EE for Lustre)",
+            provides=("installonlypkg(kernel)",),
+            files=(
+                (f"/boot/vmlinuz-{kver}", f"lab kernel {kver}\n", 0o755),
+                (f"/usr/lib/modules/{kver}/modules.dep", "", 0o644),
+            ),
+        ),
+        Pkg(
+            "e2fsprogs",
+            "1.42.13.wc4",
+            "7.el6",
+            "Utilities for ext2/3/4 with ldiskfs support (Whamcloud)",
+            files=(_doc("e2fsprogs", "1.42.13.wc4"),),
+        ),
+        Pkg(
+            "lustre-modules",
+            EL6_LUSTRE,
+            "2.6.32_573.12.1.el6_lustre",
+            "Lustre kernel modules",
+            requires=(f"kernel = {EL6_KERNEL[0]}-{EL6_KERNEL[1]}",),
+            files=(_doc("lustre-modules", EL6_LUSTRE),),
+        ),
+        Pkg(
+            "lustre-osd-ldiskfs",
+            EL6_LUSTRE,
+            "2.6.32_573.12.1.el6_lustre",
+            "Lustre ldiskfs OSD",
+            requires=(f"lustre-modules = {EL6_LUSTRE}",),
+            files=(_doc("lustre-osd-ldiskfs", EL6_LUSTRE),),
+        ),
+        Pkg(
+            "lustre",
+            EL6_LUSTRE,
+            "2.6.32_573.12.1.el6_lustre",
+            "Lustre utilities",
+            requires=(f"lustre-modules = {EL6_LUSTRE}",),
+            files=(_doc("lustre", EL6_LUSTRE),),
+        ),
+        *_cluster_stack(el7=False),
+        Pkg(
+            "chroma-agent",
+            EL6_IML,
+            "1.el6",
+            "Intel Manager for Lustre agent (lab: resource agent, fencing, daemon)",
+            files=(
+                ("/usr/bin/chroma-agent", payload["chroma-agent"], 0o755),
+                ("/usr/lib/ocf/resource.d/chroma/Target", payload["Target"], 0o755),
+                ("/usr/sbin/fence_chroma", payload["fence_chroma.py"], 0o755),
+                ("/usr/sbin/fence_lab", payload["fence_lab.py"], 0o755),
+                ("/usr/lib/systemd/system/chroma-agent.service", agent_init, 0o644),
+            ),
+        ),
+    ]
+
+
+def packages(repos, node_salt=None):
+    """{repository: [Pkg]} of the lab. repos: the lab pillar's repository URLs (plus the
+    lab's own `el6-os`); node_salt: lablib.nodesalt.ensure()'s build (python36-lxml)."""
     lkver = f"{LUSTRE_KERNEL[0]}-{LUSTRE_KERNEL[1]}.x86_64"
     payload = {
         name: (PAYLOAD / name).read_text()
@@ -277,71 +516,21 @@ def packages(repos):
             requires=("e2fsprogs-libs = 1.42.9-13.el7",),
             files=(_doc("e2fsprogs-devel", "1.42.9"),),
         ),
+        *_cluster_stack(el7=True),
         Pkg(
-            "corosynclib",
-            "2.4.3",
-            "4.el7",
-            "The Corosync Cluster Engine Libraries",
-            files=(_doc("corosynclib", "2.4.3"),),
+            "salt",
+            SALT,
+            "1.el7",
+            "A parallel remote execution system (lab: the nodes' Salt, /opt/saltstack/salt)",
+            files=(_doc("salt", SALT),),
         ),
         Pkg(
-            "corosync",
-            "2.4.3",
-            "4.el7",
-            "The Corosync Cluster Engine (lab: Debian's runs)",
-            requires=("corosynclib = 2.4.3-4.el7",),
-            files=(_doc("corosync", "2.4.3"),),
-        ),
-        Pkg(
-            "pacemaker-libs",
-            "1.1.19",
-            "8.el7_6.5",
-            "Core Pacemaker libraries",
-            files=(_doc("pacemaker-libs", "1.1.19"),),
-        ),
-        Pkg(
-            "pacemaker-cli",
-            "1.1.19",
-            "8.el7_6.5",
-            "Command line tools for Pacemaker",
-            requires=("pacemaker-libs = 1.1.19-8.el7_6.5",),
-            files=(_doc("pacemaker-cli", "1.1.19"),),
-        ),
-        Pkg(
-            "pacemaker",
-            "1.1.19",
-            "8.el7_6.5",
-            "Scalable High-Availability cluster resource manager (lab: Debian's runs)",
-            requires=(
-                "pacemaker-libs = 1.1.19-8.el7_6.5",
-                "pacemaker-cli = 1.1.19-8.el7_6.5",
-                "corosync",
-                "resource-agents",
-            ),
-            files=(_doc("pacemaker", "1.1.19"),),
-        ),
-        Pkg(
-            "resource-agents",
-            "4.1.1",
-            "12.el7_6.8",
-            "Open Source HA Reusable Cluster Resource Scripts",
-            files=(_doc("resource-agents", "4.1.1"),),
-        ),
-        Pkg(
-            "pcs",
-            "0.9.165",
-            "6.el7.centos.2",
-            "Pacemaker Configuration System (lab: Debian's pcs 0.11 runs)",
-            requires=("pacemaker", "corosync"),
-            files=(_doc("pcs", "0.9.165"),),
-        ),
-        Pkg(
-            "fence-agents-all",
-            "4.2.1",
-            "11.el7_6.8",
-            "Fence agents",
-            provides=("fence-agents = 4.2.1-11.el7_6.8",),
-            files=(_doc("fence-agents-all", "4.2.1"),),
+            "salt-minion",
+            SALT,
+            "1.el7",
+            "The client component for Salt",
+            requires=(f"salt = {SALT}-1.el7",),
+            files=(_doc("salt-minion", SALT),),
         ),
         Pkg(
             "ntpdate",
@@ -402,6 +591,8 @@ def packages(repos):
             files=(("/usr/sbin/dkms", payload["dkms"], 0o755),),
         ),
     ]
+    if node_salt is not None:
+        epel.append(_python_lxml(node_salt))
     lustre_server = [
         *_kernel_family(*LUSTRE_KERNEL),
         Pkg(
@@ -653,7 +844,38 @@ def packages(repos):
         "manager-for-lustre": manager_copr,
         "dnf-el7": dnf_copr,
         "iml-agent": iml_agent,
+        "el6-os": _el6_packages(repos, payload),
     }
+
+
+def _python_lxml(node_salt):
+    """EPEL's python36-lxml: lxml for the nodes' Salt, into its site-packages."""
+    root = Path(node_salt["lxml"])
+    files = []
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            files.append(
+                (
+                    f"{node_salt['site_packages']}/{path.relative_to(root)}",
+                    Symlink(os.readlink(path)),
+                    0o777,
+                )
+            )
+        elif path.is_file() and "__pycache__" not in path.parts:
+            target = f"{node_salt['site_packages']}/{path.relative_to(root)}"
+            files.append((target, path.read_bytes(), path.stat().st_mode & 0o755 | 0o644))
+    version = next(
+        (p.name.split("-")[1].removesuffix(".dist-info") for p in root.glob("lxml-*.dist-info")),
+        "0",
+    )
+    return Pkg(
+        "python36-lxml",
+        version,
+        "1.el7",
+        "XML processing library for the nodes' Salt (lab: lxml in its site-packages)",
+        provides=(f"python3-lxml = {version}",),
+        files=tuple(files),
+    )
 
 
 # What a fresh EL7 install of the lab has (installed into the image's rpmdb).
@@ -670,7 +892,33 @@ BASE_OS = (
     "kernel",
     "kernel-tools",
     "kernel-tools-libs",
+    "salt",
+    "salt-minion",
 )
+# What the kickstart of a node installs besides, by the node's life (repository, names):
+# an old IML server (its whole EL6 OS), or an EL7 server with its cluster stack.
+NODE_SETS = {
+    "el6": (("el6-os", None),),
+    "el7": (
+        ("base", BASE_OS),
+        (
+            "base",
+            (
+                "corosynclib",
+                "corosync",
+                "pacemaker-libs",
+                "pacemaker-cli",
+                "pacemaker",
+                "resource-agents",
+                "pcs",
+                "fence-agents-all",
+            ),
+        ),
+        ("manager-for-lustre", ("python2-iml-common1.4",)),
+        ("dnf-el7", ("python2-dnf",)),
+        ("iml-agent", ("chroma-agent",)),
+    ),
+}
 
 
 def spec_text(pkg):
@@ -686,6 +934,9 @@ def spec_text(pkg):
         "%global __os_install_post %{nil}",
         "%global _build_id_links none",
     ]
+    if any(isinstance(content, bytes) for _path, content, _mode in pkg.files):
+        # The cluster stack's RPMs carry the host's binaries.
+        lines.append("%global _binaries_in_noarch_packages_terminate_build 0")
     lines += [f"Requires: {r}" for r in pkg.requires]
     if pkg.post and "dkms" in pkg.post:
         lines.append("Requires(post): dkms")
@@ -698,15 +949,22 @@ def spec_text(pkg):
         "",
         "%install",
     ]
-    for index, (path, _text, mode) in enumerate(pkg.files):
-        lines.append(f"install -D -m {mode:o} %{{_sourcedir}}/f{index} %{{buildroot}}{path}")
+    for index, (path, content, mode) in enumerate(pkg.files):
+        if isinstance(content, Symlink):
+            parent = os.path.dirname(path)
+            lines.append(f'mkdir -p "%{{buildroot}}{parent}"')
+            lines.append(f'ln -s "{content}" "%{{buildroot}}{path}"')
+        else:
+            lines.append(f'install -D -m {mode:o} %{{_sourcedir}}/f{index} "%{{buildroot}}{path}"')
     if pkg.post:
         lines += ["", "%post", pkg.post.rstrip()]
     if pkg.preun:
         lines += ["", "%preun", pkg.preun.rstrip()]
     lines += ["", "%files"]
-    for path, _text, _mode in pkg.files:
-        lines.append(f"%config(noreplace) {path}" if path.startswith("/etc/") else path)
+    for path, content, _mode in pkg.files:
+        quoted = f'"{path}"'
+        config = path.startswith("/etc/") and not isinstance(content, Symlink)
+        lines.append(f"%config(noreplace) {quoted}" if config else quoted)
     return "\n".join(lines) + "\n"
 
 
@@ -716,16 +974,30 @@ def cache_key(tree):
         digest.update(repo_name.encode())
         for pkg in tree[repo_name]:
             digest.update(spec_text(pkg).encode())
-            for _path, text, _mode in pkg.files:
-                digest.update(hashlib.sha256(text.encode()).digest())
+            for _path, content, _mode in pkg.files:
+                digest.update(_content_digest(content))
     return digest.hexdigest()[:20]
+
+
+def _content_digest(content):
+    if isinstance(content, Symlink):
+        return b"symlink:" + content.encode()
+    if isinstance(content, bytes):
+        return hashlib.sha256(content).digest()
+    return hashlib.sha256(content.encode()).digest()
 
 
 def _build_one(pkg, workdir, out_dir):
     top = Path(workdir) / pkg.nvr
     (top / "SOURCES").mkdir(parents=True)
-    for index, (_path, text, _mode) in enumerate(pkg.files):
-        (top / "SOURCES" / f"f{index}").write_text(text)
+    for index, (_path, content, _mode) in enumerate(pkg.files):
+        if isinstance(content, Symlink):
+            continue
+        source = top / "SOURCES" / f"f{index}"
+        if isinstance(content, bytes):
+            source.write_bytes(content)
+        else:
+            source.write_text(content)
     spec = top / f"{pkg.name}.spec"
     spec.write_text(spec_text(pkg))
     run(
@@ -753,9 +1025,14 @@ def _manager_repo_file(repos):
     )
 
 
-def ensure_repository(spec, run_dir, log=print):
+def lab_repos(spec):
+    """The pillar's repositories plus the lab's own (the old servers' EL6 OS)."""
+    return {**spec.repos, "el6-os": f"http://{spec.hub}:{spec.repo_port}/el6-os"}
+
+
+def ensure_repository(spec, run_dir, log=print, node_salt=None):
     """The cached repository tree for this lab's inputs (built when missing)."""
-    tree = packages(spec.repos)
+    tree = packages(lab_repos(spec), node_salt)
     key = cache_key({**tree, "manager-file": [Pkg("f", "1", "1", _manager_repo_file(spec.repos))]})
     cache = Path(spec.cache_dir)
     final = cache / f"repo-{key}"
@@ -784,7 +1061,9 @@ def ensure_repository(spec, run_dir, log=print):
             )
         (repos_dir / "repo").mkdir()
         (repos_dir / "repo" / "Manager-for-Lustre.repo").write_text(_manager_repo_file(spec.repos))
-        _stage_base_os(tree["base"], repos_dir / "base", work / "baseos")
+        _stage(tree, repos_dir, (("base", BASE_OS),), work / "baseos")
+        for life, sets in NODE_SETS.items():
+            _stage(tree, repos_dir, sets, work / f"node-{life}")
         shutil.rmtree(work / "build", ignore_errors=True)
         (work / "manifest.json").write_text(
             json.dumps({repo: [p.nvr for p in pkgs] for repo, pkgs in tree.items()}, indent=2)
@@ -802,10 +1081,14 @@ def ensure_repository(spec, run_dir, log=print):
     return final / "repos"
 
 
-def _stage_base_os(base_pkgs, base_repo, root):
-    """Install BASE_OS into an empty root with its own rpmdb (no scriptlets: no chroot)."""
-    by_name = {p.name: p for p in base_pkgs}
-    rpms = [str(base_repo / f"{by_name[name].nvr}.noarch.rpm") for name in BASE_OS]
+def _stage(tree, repos_dir, sets, root):
+    """Install package sets ((repository, names or None for all)) into an empty root with
+    its own rpmdb (no scriptlets: no chroot)."""
+    rpms = []
+    for repo_name, names in sets:
+        by_name = {p.name: p for p in tree[repo_name]}
+        for name in names if names is not None else list(by_name):
+            rpms.append(str(repos_dir / repo_name / f"{by_name[name].nvr}.noarch.rpm"))
     root.mkdir(parents=True)
     run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "--initdb"])
     run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "-i", "--noscripts", *rpms])
@@ -815,9 +1098,21 @@ def install_base_os(spec, image_dir, repo_dir):
     """Merge the staged base OS (files + rpmdb) into the image layers."""
     if repo_dir is None:
         return
-    staged = Path(repo_dir).parent / "baseos"
-    for entry in staged.iterdir():
-        target = Path(image_dir) / entry.name
-        if entry.name in ("lib", "bin", "sbin"):  # EL7 is usr-merged, like Debian 12
-            target = Path(image_dir) / "usr" / entry.name
+    copy_staged(Path(repo_dir).parent / "baseos", Path(image_dir))
+
+
+def node_set(repo_dir, life):
+    """The staged packages a node's kickstart installs in that life (see NODE_SETS)."""
+    return Path(repo_dir).parent / f"node-{life}"
+
+
+def copy_staged(staged, root_of):
+    """Copy a staged root into layers: root_of / <top-level dir> (a node disk's upper
+    dirs, or the image's)."""
+    for entry in Path(staged).iterdir():
+        name = entry.name
+        if name in ("lib", "bin", "sbin"):  # EL7 is usr-merged, like Debian 12
+            target = Path(root_of) / "usr" / name
+        else:
+            target = Path(root_of) / name
         shutil.copytree(entry, target, symlinks=True, dirs_exist_ok=True)

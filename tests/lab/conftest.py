@@ -14,6 +14,7 @@ The fixture yields lablib.lab.Lab:
   lab.prober_records(since), lab.availability(since)   the availability prober
   lab.violations(since)                                double-mount violation log
   lab.power(node, action), lab.rebuild(node), lab.crm_status()
+  lab.report(since)                                    prober + agent logs, per target
 """
 
 import os
@@ -74,6 +75,19 @@ class LabSession:
         lab.teardown()
         return dest
 
+    def take(self, overrides=None):
+        """A lab the caller owns (and tears down): the session's own when it is up, clean
+        and of the default settings, else a new one (the session's is removed first)."""
+        from lablib.lab import Lab
+
+        if self.lab is not None and not self.dirty and not overrides:
+            lab, self.lab = self.lab, None
+            return lab
+        self.discard()
+        if overrides:
+            return Lab.up(venv=self.venv, overrides=overrides)
+        return Lab.up(venv=self.venv)
+
     def close(self):
         self.discard()
 
@@ -83,7 +97,7 @@ def lab_session():
     reason = _lab_unavailable()
     if reason:
         pytest.skip(reason)
-    # The venv of the test run is the one the nodes' minions and the master run from.
+    # The venv of the test run is the one the master runs from (the nodes have their own).
     venv = os.environ.get("LUSTRE_UPGRADE_VENV") or sys.prefix
     session = LabSession(venv)
     try:
@@ -95,7 +109,14 @@ def lab_session():
 @pytest.fixture
 def lab(request, lab_session):
     lab = lab_session.get()
-    lab.restore_baseline()
+    try:
+        lab.restore_baseline()
+    except Exception:
+        # A lab that cannot get back to its baseline is no lab for the next test either.
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+        dest = lab_session.discard(keep_logs_as=f"{name}-setup")
+        print(f"\nlab logs of the failed set-up: {dest}", file=sys.stderr)
+        raise
     yield lab
     failed = any(
         getattr(request.node, f"lab_rep_{when}", None) is not None
@@ -109,6 +130,22 @@ def lab(request, lab_session):
         print(f"\nlab logs of the failed test: {dest}", file=sys.stderr)
     elif lab_session.dirty:
         lab_session.discard()
+
+
+@pytest.fixture(scope="module")
+def own_lab(request, lab_session):
+    """One lab for this module's tests, in order (see the module docstring above)."""
+    lab = lab_session.take(getattr(request.module, "LAB_OVERRIDES", None))
+    failed_before = request.session.testsfailed
+    try:
+        yield lab
+    finally:
+        if request.session.testsfailed > failed_before:
+            name = request.module.__name__.rsplit(".", 1)[-1]
+            dest = lab.collect_logs(lab.logs_dir() / name)
+            lab_session.failed_runs.append(str(dest))
+            print(f"\nlab logs of {name}: {dest}", file=sys.stderr)
+        lab.teardown()
 
 
 @pytest.fixture

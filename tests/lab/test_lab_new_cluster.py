@@ -1,10 +1,14 @@
 """On the lab: node 1 backed up, evacuated, rebuilt, restored from its backup, and a new
 one-node cluster built on it from the backed-up corosync.conf, while node 2's old cluster
-keeps serving every target."""
+keeps serving every target. Node 1 is handled as the product must: in its EL6 life with
+core functions only (Pacemaker's CLI, `service`, `chkconfig`), its old key dropped around
+the rebuild and the new one accepted, then the EL7 packages its states need installed."""
 
 import json
 
 import pytest
+
+from tests.lab.support import rebuild_like_the_product, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -22,21 +26,43 @@ def state(lab, minion, function, *args, test=False):
     return result
 
 
+def core(lab, minion, argv):
+    """A core function on a node in its EL6 life: an argv list, no shell."""
+    ret = lab.salt_json(minion, "cmd.run_all", json.dumps(argv), "python_shell=False")[minion]
+    assert isinstance(ret, dict) and ret["retcode"] == 0, (argv, ret)
+    return ret
+
+
 def test_rebuilt_node_one_gets_its_configuration_back_and_a_new_cluster(lab, lab_session, since):
     a, b = lab.spec.nodes
-    lab.salt_json("*", "saltutil.sync_all")
-    run_json(lab.salt_run("--out=json", "saltutil.sync_all"))
     backup = run_json(lab.salt_run("--out=json", "lustre_upgrade.backup_node", a.minion))
     assert backup["minion"] == a.minion and backup["kind"] == "server"
 
-    evacuated = state(lab, a.minion, "pacemaker.node_standby", f"name={a.old_name}")
-    assert evacuated["result"] is True, evacuated["comment"]
+    # Evacuate node 1 (EL6): standby, every target on node 2, its cluster stopped and disabled.
+    standby = ["crm_attribute", "--node", a.old_name, "--name", "standby", "--update", "on"]
+    core(lab, a.minion, [*standby, "--lifetime", "forever"])
+    assert wait_for(
+        lambda: all(nodes == [b.old_name] for nodes in lab.placement().values()), timeout=180
+    ), lab.placement()
+    for argv in (
+        ["service", "pacemaker", "stop"],
+        ["service", "corosync", "stop"],
+        ["chkconfig", "pacemaker", "off"],
+        ["chkconfig", "corosync", "off"],
+    ):
+        core(lab, a.minion, argv)
 
     lab_session.mark_dirty()
-    lab.rebuild(a.minion)
-    lab.wait_minions(minions=[a.minion])
+    rebuild_like_the_product(lab, a.minion)
     assert lab.node_exec(a.minion, ["test", "-e", "/etc/corosync/corosync.conf"]).returncode == 1
-    lab.salt_json(a.minion, "saltutil.sync_all")
+    # What the product's EL7 server states install before its modules can run there.
+    for name in ("epel-release", "python36-lxml"):
+        installed = state(lab, a.minion, "pkg.installed", f"name={name}")
+        assert installed["result"] is True, installed
+    pkgs = json.dumps(["pcs", "pacemaker", "corosync", "fence-agents-all"])
+    ha = state(lab, a.minion, "pkg.installed", "name=ha", f"pkgs={pkgs}")
+    assert ha["result"] is True, ha
+    lab.salt_json(a.minion, "saltutil.sync_all", timeout=300)
 
     delivered = run_json(lab.salt_run("--out=json", "lustre_upgrade.deliver_backup", a.minion))
     restored = lab.salt_json(

@@ -1,9 +1,13 @@
 """The pacemaker states against the lab's running cluster: standby, online, rebalance and
-placement, with the real daemons, the prober watching every target."""
+placement, with the real daemons, the prober watching every target. The states are the
+product's EL7 side: the pair runs its EL7 life here (lab.toml [lab] life = "el7"), and its
+minions get what the product's server states give them first (lxml), then its modules."""
 
 import pytest
 
 pytestmark = pytest.mark.lab
+
+LAB_OVERRIDES = {"lab": {"life": "el7"}}
 
 
 def state(lab, minion, function, *args, test=False):
@@ -17,8 +21,15 @@ def state(lab, minion, function, *args, test=False):
 
 
 @pytest.fixture
-def synced(lab):
-    ret = lab.salt_json("*", "saltutil.sync_all")
+def synced(own_lab):
+    lab = own_lab
+    lab.restore_baseline()
+    for name in ("epel-release", "python36-lxml"):
+        installed = lab.salt_json("*", "state.single", "pkg.installed", f"name={name}", timeout=300)
+        for node in lab.spec.nodes:
+            (ret,) = installed[node.minion].values()
+            assert ret["result"] is True, ret
+    ret = lab.salt_json("*", "saltutil.sync_all", timeout=300)
     assert set(ret) == {n.minion for n in lab.spec.nodes}
     return lab
 

@@ -12,7 +12,8 @@ BOOT.json (written by lablib.node) holds:
   hostname: fallback if the node's /etc has none
 
 Exit status: 0 after a power off (SIGTERM), 100 after a reboot request (SIGINT), the
-stand-in systemctl's convention for reboot/poweroff.
+convention of the lab's unit engine (/usr/lib/lab/unitctl: systemctl on EL7, service,
+chkconfig and reboot on EL6) for reboot/poweroff.
 
 Standard library only; runs on the host's /usr/bin/python3 before /usr is overlaid.
 """
@@ -25,6 +26,7 @@ import sys
 import time
 
 REBOOT_STATUS = 100
+UNITCTL = "/usr/lib/lab/unitctl"
 _requested = {"action": None}
 
 
@@ -75,9 +77,12 @@ def build_os(boot):
         sh("umount", stage)
         os.rmdir(stage)
     os.rmdir("/run/lab/stage")
-    # Tools (pcs, Salt) take /run/systemd/system as "booted with systemd".
-    for path in ("/run/systemd/system", "/run/lock", "/run/lab/units", "/var/log/lab-units"):
+    for path in ("/run/lock", "/run/lab/units", "/var/log/lab-units"):
         os.makedirs(path, exist_ok=True)
+    # Tools (pcs, Salt) take /run/systemd/system as "booted with systemd": an EL7 node is,
+    # an EL6 node (no systemctl) is not.
+    if os.path.exists("/usr/bin/systemctl"):
+        os.makedirs("/run/systemd/system", exist_ok=True)
 
 
 def node_hostname(fallback):
@@ -128,6 +133,11 @@ def lab_boot_hooks():
     running = max(kernels)[1]
     with open("/run/lab/kernel-release", "w", encoding="ascii") as handle:
         handle.write(running + "\n")
+    # The node's view of the running kernel: /proc says it too (uname(1) is the image's).
+    subprocess.run(
+        ["mount", "--bind", "-o", "ro", "/run/lab/kernel-release", "/proc/sys/kernel/osrelease"],
+        check=False,
+    )
     log(f"booted kernel {running} (lab)")
     if os.access("/usr/sbin/dkms", os.X_OK):
         subprocess.run(["/usr/sbin/dkms", "autoinstall", "-k", running], check=False)
@@ -160,17 +170,23 @@ def main(path):
         handle.write(f"{time.time()}\n")
     lab_boot_hooks()
     log(f"{name}: starting enabled units")
-    starter = subprocess.Popen(["/usr/bin/systemctl", "--lab-boot"])
+    starter = subprocess.Popen([UNITCTL, "--lab-boot"])
     with open("/run/lab/ready", "w", encoding="ascii") as handle:
         handle.write(f"{time.time()}\n")
+    boot_done = False
     while _requested["action"] is None:
         reap_all()
+        if not boot_done and starter.poll() is not None:
+            # Every enabled unit has been started (or failed to): the boot is over.
+            boot_done = True
+            with open("/run/lab/boot-done", "w", encoding="ascii") as handle:
+                handle.write(f"{time.time()} {starter.returncode}\n")
         time.sleep(0.2)
     action = _requested["action"]
     log(f"{name}: {action}: stopping units")
     if starter.poll() is None:
         starter.terminate()
-    stopper = subprocess.Popen(["/usr/bin/systemctl", "--lab-shutdown"])
+    stopper = subprocess.Popen([UNITCTL, "--lab-shutdown"])
     deadline = time.monotonic() + 300
     while stopper.poll() is None and time.monotonic() < deadline:
         reap_all()

@@ -6,9 +6,14 @@ their services) and does what systemd would for the parts our tools use: start w
 Requires= first, wait for READY=1 on a real NOTIFY_SOCKET for Type=notify, stop with
 ExecStop= then SIGTERM, enable/disable as symlinks in multi-user.target.wants, and answer
 is-active/is-enabled/status/show/list-unit-files in systemctl's formats (pcs and Salt parse
-them). Installed as /usr/bin/systemctl in the lab's OS image; reboot/poweroff/halt/shutdown
-are symlinks to systemctl, so it also answers to those names by signalling the node's init
-(SIGINT: reboot, SIGTERM: power off), as systemd does.
+them). It is the lab's init in every node image (/usr/lib/lab/unitctl: boot and shutdown),
+EL7's /usr/bin/systemctl (the lab's systemd RPM), and on a node in its EL6 life the SysV
+front ends EL6 has instead (the lab's initscripts and chkconfig RPMs link `service` and
+`chkconfig` to it): `service NAME start|stop|restart|status|condrestart` and `chkconfig
+NAME on|off`, `chkconfig --list [NAME]` over the same units, in EL6's output formats and
+exit codes. reboot/poweroff/halt/shutdown are symlinks to it, so it also answers to those
+names by signalling the node's init (SIGINT: reboot, SIGTERM: power off), as systemd and
+upstart do.
 
 Standard library only: it runs on the node's own python3.
 """
@@ -508,7 +513,7 @@ def _signal(pid, signum, whole_group=False, group_only=False):
             os.killpg(pid, signum)
 
 
-def enable(name):
+def enable(name, quiet=False):
     unit = Unit(name)
     if not unit.exists:
         raise UnitError(f"Failed to enable unit: Unit file {unit.name} does not exist.")
@@ -516,15 +521,17 @@ def enable(name):
     link = os.path.join(WANTS_DIR, unit.name)
     if not os.path.lexists(link):
         os.symlink(unit.path, link)
-        print(f"Created symlink {link} \u2192 {unit.path}.")
+        if not quiet:
+            print(f"Created symlink {link} \u2192 {unit.path}.")
 
 
-def disable(name):
+def disable(name, quiet=False):
     unit = Unit(name)
     link = os.path.join(WANTS_DIR, unit.name)
     if os.path.lexists(link):
         os.unlink(link)
-        print(f"Removed {link}.")
+        if not quiet:
+            print(f"Removed {link}.")
 
 
 def unit_file_state(unit):
@@ -660,12 +667,140 @@ def _signal_init(signum, what):
     return 0
 
 
+# ---------------------------------------------------------------- EL6: service, chkconfig
+
+SYSV_COLUMN = 60
+
+
+def _sysv_services():
+    """Service names (EL6 init script names) of the units that can be enabled."""
+    names = []
+    for name, _path in sorted(all_unit_files().items()):
+        if name.endswith(".service"):
+            unit = Unit(name)
+            if unit.get_all("Install", "WantedBy") or unit.get_all("Install", "RequiredBy"):
+                names.append(name[: -len(".service")])
+    return names
+
+
+def _sysv_line(text, ok):
+    print(f"{text:<{SYSV_COLUMN}}{'[  OK  ]' if ok else '[FAILED]'}", flush=True)
+
+
+def _sysv_status(name, unit):
+    pid = main_pid(unit.name)
+    if pid:
+        print(f"{_comm(pid)} (pid  {pid}) is running...")
+        return 0
+    print(f"{name} is stopped")
+    return 3
+
+
+def service_main(args):
+    """EL6's /sbin/service over the lab's units."""
+    if args[:1] == ["--status-all"]:
+        for name in _sysv_services():
+            _sysv_status(name, Unit(name))
+        return 0
+    if len(args) < 2:
+        print(
+            "Usage: service < option > | --status-all | [ service_name [ command | --full-restart ] ]"
+        )
+        return 1 if not args else 2
+    name, action = args[0], args[1]
+    unit = Unit(name)
+    if not unit.exists or not name.isprintable() or "/" in name:
+        print(f"{name}: unrecognized service", file=sys.stderr)
+        return 1
+    what = unit.description
+    doing = "Starting"
+    try:
+        if action == "status":
+            return _sysv_status(name, unit)
+        if action == "reload":
+            return 0 if is_active(unit.name) else 7
+        restart = action in ("restart", "force-reload") or (
+            action in ("condrestart", "try-restart") and is_active(unit.name)
+        )
+        if action not in ("start", "stop", "restart", "force-reload", "condrestart", "try-restart"):
+            print(f"Usage: {name} {{start|stop|status|restart|condrestart|reload}}")
+            return 2
+        if action == "stop" or restart:
+            doing = "Stopping"
+            stop(name)
+            _sysv_line(f"Stopping {what}: ", True)
+        if action == "start" or restart:
+            doing = "Starting"
+            start(name)
+            _sysv_line(f"Starting {what}: ", True)
+    except UnitError as exc:
+        _sysv_line(f"{doing} {what}: ", False)
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+def chkconfig_main(args):
+    """EL6's /sbin/chkconfig over the lab's units (enabled = on in runlevels 2-5)."""
+    args = list(args)
+    if "--level" in args:
+        index = args.index("--level")
+        del args[index : index + 2]
+    if not args or args[0] == "--list":
+        names = args[1:2] or _sysv_services()
+        for name in names:
+            unit = Unit(name)
+            if not unit.exists:
+                print(
+                    f"error reading information on service {name}: No such file or directory",
+                    file=sys.stderr,
+                )
+                return 1
+            state = "on" if is_enabled(unit.name) else "off"
+            levels = "\t".join(
+                f"{level}:{state if 2 <= level <= 5 else 'off'}" for level in range(7)
+            )
+            print(f"{name:<15}\t{levels}")
+        return 0
+    if args[0] in ("--add", "--del"):
+        if len(args) < 2 or not Unit(args[1]).exists:
+            name = args[1] if len(args) > 1 else ""
+            print(
+                f"error reading information on service {name}: No such file or directory",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    name = args[0]
+    unit = Unit(name)
+    if not unit.exists:
+        print(
+            f"error reading information on service {name}: No such file or directory",
+            file=sys.stderr,
+        )
+        return 1
+    if len(args) == 1:
+        return 0 if is_enabled(unit.name) else 1
+    if args[1] == "on":
+        enable(name, quiet=True)
+    elif args[1] == "off":
+        disable(name, quiet=True)
+    elif args[1] not in ("reset", "resetpriorities"):
+        print("usage: chkconfig [--list] [--type <type>] [name]", file=sys.stderr)
+        return 2
+    return 0
+
+
 # ---------------------------------------------------------------- CLI
 
 
 def main(argv):
     prog = os.path.basename(argv[0])
     args = [a for a in argv[1:]]
+    if prog == "service":
+        return service_main(args)
+    if prog == "chkconfig":
+        return chkconfig_main(args)
     if prog in ("reboot",):
         return _signal_init(signal.SIGINT, "reboot")
     if prog in ("poweroff", "halt"):

@@ -39,6 +39,7 @@ lustre_upgrade:
   backup:
     keep_minion_identity: false
   rebuild:
-    # The lab's rebuild hook: power off, fresh OS, same minion id, new (pre-accepted) key.
+    # The lab's rebuild hook (a PXE reinstall): hard power off, fresh EL7, same minion id,
+    # a new key the master does not know (delete the old one first, accept the new one).
     hook: command
     command: [lab/labctl, rebuild, '{minion}']
