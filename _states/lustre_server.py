@@ -24,6 +24,8 @@ would change. Only the orchestration, for a node it has evacuated, passes the pi
         - kernel_release: 3.10.0-957.10.1.el7_lustre.x86_64
 """
 
+import shlex
+
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "lustre_server"
@@ -77,7 +79,9 @@ def _newest(names, fromrepo):
 
 
 def _running_kernel(command):
-    out = __salt__["cmd.run_all"](command, python_shell=True, ignore_retcode=True)
+    # The pillar gives a command line (default `uname -r`); it runs as argv, no shell.
+    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    out = __salt__["cmd.run_all"](argv, python_shell=False, ignore_retcode=True, timeout=60)
     if out["retcode"] != 0 or not out["stdout"].strip():
         raise CommandExecutionError(
             f"cannot tell the running kernel: {command!r} exited {out['retcode']}: "

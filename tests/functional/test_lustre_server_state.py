@@ -80,11 +80,11 @@ def test_a_running_kernel_it_cannot_read_fails_the_state_without_changes(states,
     ret = states.lustre_server.upgrade_pending(
         name="software",
         kernel_release="3.10.0-957.10.1.el7_lustre.x86_64",
-        running_kernel_command="echo no kernel >&2; exit 3",
+        running_kernel_command="ls /nonexistent-kernel-release",
         test=testmode,
     )
     assert (ret.result, ret.changes) == (False, {})
-    assert "cannot tell the running kernel" in ret.comment and "exited 3" in ret.comment
+    assert "cannot tell the running kernel" in ret.comment and "exited 2" in ret.comment
 
 
 def test_a_malformed_package_entry_fails_the_state_naming_it(states):
