@@ -7,10 +7,7 @@ import os
 import stat
 import tarfile
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from tests.support import SERVER_FILES, make_tree, write_empty_cib
+from tests.support import SERVER_FILES, make_tree, minion_key_pair, write_empty_cib
 
 
 def take_backup(modules, tmp_path, files=SERVER_FILES, name="node", kind="server", **kwargs):
@@ -23,22 +20,7 @@ def take_backup(modules, tmp_path, files=SERVER_FILES, name="node", kind="server
     )
 
 
-def key_pair(directory):
-    directory.mkdir(parents=True, exist_ok=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    (directory / "minion.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    (directory / "minion.pub").write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return directory
+key_pair = minion_key_pair
 
 
 def sha256(path):

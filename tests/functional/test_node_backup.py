@@ -7,12 +7,10 @@ import stat
 import tarfile
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from tests.functional.node_backup_helpers import sha256
-from tests.support import SERVER_FILES, make_tree, write_empty_cib
+from tests.support import SERVER_FILES, make_tree, minion_key_pair, write_empty_cib
 
 
 @pytest.fixture
@@ -205,22 +203,7 @@ def test_restore_refuses_another_minions_backup_before_changing_anything(
 # --- sealing for one node ------------------------------------------------------
 
 
-def _key_pair(directory):
-    directory.mkdir(parents=True, exist_ok=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    (directory / "minion.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    (directory / "minion.pub").write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return directory
+_key_pair = minion_key_pair
 
 
 def test_a_sealed_backup_opens_only_with_the_nodes_own_key(

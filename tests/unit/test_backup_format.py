@@ -7,12 +7,10 @@ import stat
 import tarfile
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from lustre_upgrade_lib import backup_format, fileio, hostid_value
-from tests.support import SERVER_FILES, SUITE_FIXTURES, make_tree
+from tests.support import SERVER_FILES, SUITE_FIXTURES, make_tree, minion_key_pair
 
 CIB = SUITE_FIXTURES / "cluster" / "el6-iml-cib-backup.xml"
 DIGEST = "0" * 63 + "a"
@@ -235,22 +233,7 @@ def test_members_outside_the_top_directory_are_refused(tmp_path):
 # --- sealing -------------------------------------------------------------------------------
 
 
-def key_pair(directory):
-    directory.mkdir()
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    (directory / "minion.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    (directory / "minion.pub").write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return directory
+key_pair = minion_key_pair
 
 
 @pytest.fixture(scope="module")
