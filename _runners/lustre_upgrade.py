@@ -8,18 +8,34 @@ nodes still on EL6 cannot run this extension's modules.
 
 import base64
 import functools
+import json
 import logging
 import os
+import socket
+import subprocess
+import sys
+import tarfile
 import tempfile
+import time
 
 import salt.client
+import salt.wheel
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
     import cryptography  # noqa: F401  (backup_format verifies and seals with it)
 
     import lustre_upgrade_lib
-    from lustre_upgrade_lib import backup_format, fileio, pair_pillar
+    from lustre_upgrade_lib import (
+        backup_format,
+        fileio,
+        pair_pillar,
+        pair_upgrade,
+        rebuild_handoff,
+        upgrade_ledger,
+        upgrade_plan,
+        upgrade_report,
+    )
 except ImportError as exc:
     if (exc.name or "").startswith("cryptography"):
         _MISSING = f"{exc}: install python3-cryptography on the master (pip install cryptography)"
@@ -415,3 +431,355 @@ def _restrict(top):
         os.chmod(dirpath, 0o700)
         for name in filenames:
             os.chmod(os.path.join(dirpath, name), 0o600)
+
+
+# ---------------------------------------------------------------------------
+# The pair's upgrade run: phases, ledger, status, report, the rebuild hand-off
+# ---------------------------------------------------------------------------
+
+
+def _upgrade_dir():
+    path = os.path.join(__opts__["cachedir"], "lustre_upgrade", "runs")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def _ledger_paths(pair):
+    if not isinstance(pair, str) or not pair or "/" in pair or pair.startswith("."):
+        raise SaltInvocationError(f"pair {pair!r} is not a pair name of the pillar")
+    base = os.path.join(_upgrade_dir(), pair)
+    return base + ".json", base + ".lock"
+
+
+class _Site:
+    """What the library's phases use to reach the master and the pair's minions."""
+
+    def run_argv(self, minion, argv, timeout=60):
+        ret = _cmd(
+            minion, "cmd.run_all", [list(argv)], kwarg={"python_shell": False}, timeout=timeout
+        ).get(minion)
+        if not isinstance(ret, dict):
+            raise CommandExecutionError(f"minion {minion} did not answer `{' '.join(argv)}`")
+        return ret
+
+    def call(self, minion, fun, *args, salt_timeout=300, **kwargs):
+        ret = _cmd(minion, fun, args, kwarg=kwargs, timeout=salt_timeout, full_return=True)
+        answer = ret.get(minion)
+        if not isinstance(answer, dict):
+            raise CommandExecutionError(f"minion {minion} did not answer {fun}")
+        if answer.get("retcode", 0) != 0:
+            raise CommandExecutionError(f"{fun} on {minion} failed: {answer.get('ret')}")
+        return answer.get("ret")
+
+    def state(self, minion, fun, **kwargs):
+        results = self.call(minion, "state.single", fun, salt_timeout=1800, **kwargs)
+        (ret,) = results.values() if isinstance(results, dict) and len(results) == 1 else (None,)
+        if not isinstance(ret, dict) or ret.get("result") is not True:
+            comment = ret.get("comment") if isinstance(ret, dict) else results
+            raise CommandExecutionError(f"state {fun} on {minion} failed: {comment}")
+        return ret
+
+    def apply(self, minion, mods, run, timeout):
+        kwargs = {"pillar": {"lustre_upgrade_run": run}}
+        fun, args = ("state.highstate", ()) if mods is None else ("state.apply", (mods,))
+        ret = _cmd(minion, fun, args, kwarg=kwargs, timeout=timeout, full_return=True)
+        answer = ret.get(minion)
+        if not isinstance(answer, dict):
+            raise CommandExecutionError(f"minion {minion} did not answer {fun} {mods or ''}")
+        return answer.get("ret")
+
+    def ping(self, minion):
+        return _cmd(minion, "test.ping", timeout=10).get(minion) is True
+
+    def grains(self, minion, names):
+        return _cmd(minion, "grains.item", list(names), timeout=30).get(minion)
+
+    def fire(self, tag, data):
+        import salt.utils.event  # noqa: PLC0415
+
+        with salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"], listen=False) as bus:
+            bus.fire_event(dict(data), tag)
+
+    def cwd(self):
+        return os.getcwd()
+
+    def sleep(self, seconds):
+        time.sleep(seconds)
+
+    def preflight_base(self, pair):
+        config = _pillar().get("lustre_upgrade")
+        found = pair_pillar.validate_pair(pair, config, source=_pillar_source())
+        if not found:
+            nodes = [dict(node) for node in config["pairs"][pair]["nodes"]]
+            found += _check_node_pillars(pair, config, nodes)
+            found += _check_reachable(nodes)
+        return found
+
+    def backup_root(self):
+        return os.path.join(__opts__["cachedir"], "lustre_upgrade")
+
+    def free_bytes(self):
+        stat = os.statvfs(__opts__["cachedir"])
+        return stat.f_bavail * stat.f_frsize
+
+    def unreachable_repos(self, minions):
+        config = _pillar().get("lustre_upgrade") or {}
+        found = []
+        for name, entry in sorted((config.get("repos") or {}).items()):
+            url = entry.get("baseurl") if isinstance(entry, dict) else entry
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                continue
+            argv = [
+                "curl",
+                "-sSf",
+                "-o",
+                "/dev/null",
+                "--max-time",
+                "15",
+                url.rstrip("/") + "/repodata/repomd.xml",
+            ]
+            for minion in minions:
+                ret = self.run_argv(minion, argv, timeout=30)
+                if ret.get("retcode") != 0:
+                    found.append(
+                        f"repository {name} ({url}) is not reachable from {minion}: "
+                        f"{(ret.get('stderr') or '').strip()} (pillar lustre_upgrade:repos:{name})"
+                    )
+        return found
+
+    def backup_verified(self, path, sha256):
+        return os.path.isfile(path) and fileio.sha256_file(path) == sha256
+
+    def backup_node(self, minion):
+        got = backup_node(minion)
+        if got.get("result") is False:
+            raise CommandExecutionError(got["error"])
+        info = backup_format.verify(got["path"])
+        cib = [n for n in info.get("contents_extra", []) if n.startswith("cluster-cfg-")]
+        got["top"] = info["top"]
+        got["cib"] = cib[0] if cib else _cib_member(got["path"], info["top"])
+        return got
+
+    def deliver_backup(self, minion, path):
+        got = deliver_backup(minion, backup=path)
+        if got.get("result") is False:
+            raise CommandExecutionError(got["error"])
+        return got
+
+    def fingerprint(self, minion, status):
+        lists = {"accepted": "minions", "pending": "minions_pre"}
+        found = salt.wheel.WheelClient(__opts__).cmd("key.finger", [minion], print_event=False)
+        return (found.get(lists[status]) or {}).get(minion)
+
+    def delete_key(self, minion):
+        salt.wheel.WheelClient(__opts__).cmd("key.delete", [minion], print_event=False)
+
+    def accept_key(self, minion):
+        salt.wheel.WheelClient(__opts__).cmd("key.accept", [minion], print_event=False)
+
+    def run_hook(self, argv, timeout):
+        log.info("rebuild hook: %s", argv)
+        try:
+            done = subprocess.run(  # noqa: S603 - the pillar's argv, no shell
+                argv, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise CommandExecutionError(
+                f"rebuild hook {argv} (pillar lustre_upgrade:rebuild:command) failed: {exc}"
+            ) from None
+        if done.returncode != 0:
+            raise CommandExecutionError(
+                f"rebuild hook {argv} exited {done.returncode}: "
+                f"{(done.stderr or done.stdout).strip()[-500:]}"
+            )
+
+
+def _cib_member(path, top):
+    with tarfile.open(path) as archive:
+        for name in archive.getnames():
+            base = name[len(top) + 1 :]
+            if base.startswith("cluster-cfg-") and base.endswith(".xml") and "/" not in base:
+                return base
+    raise CommandExecutionError(f"backup {path} holds no cluster-cfg-<host>.xml: take a new one")
+
+
+def _pair_run(pair):
+    config = _pillar().get("lustre_upgrade")
+    found = pair_pillar.validate_pair(pair, config, source=_pillar_source())
+    if found:
+        raise SaltInvocationError("; ".join(found))
+    ledger_path, lock_path = _ledger_paths(pair)
+    run_id = f"{socket.gethostname()}:{os.getpid()}"
+    return pair_upgrade.PairRun(pair, config, _Site(), ledger_path, lock_path, run_id)
+
+
+def run_phase(pair=None, phase=None):
+    """
+    Run one phase of ``orch.upgrade_pair`` for ``pair`` unless the ledger has it done;
+    ``{"result", "changes", "comment"}``. The orchestration calls it phase by phase.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run lustre_upgrade.run_phase pair=oss1 phase=preflight
+    """
+    try:
+        ret = _pair_run(pair).run(phase)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret = {"result": False, "changes": {}, "comment": str(exc)}
+    if not ret["result"]:
+        __context__["retcode"] = 1
+    return ret
+
+
+def plan(pair=None, phase=None):
+    """
+    What ``phase`` would do now (``test=True`` of the orchestration): done, or its steps
+    with the nodes and commands; changes nothing.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run lustre_upgrade.plan pair=oss1 phase=cutover
+    """
+    config = _pillar().get("lustre_upgrade")
+    found = pair_pillar.validate_pair(pair, config, source=_pillar_source())
+    if found:
+        return {"result": False, "changes": {}, "comment": "; ".join(found)}
+    ledger_path, _lock = _ledger_paths(pair)
+    ledger = upgrade_ledger.load(ledger_path)
+    if phase == "preflight" and ledger is None:
+        findings = pair_upgrade.PairRun(pair, config, _Site(), ledger_path, _lock, "plan")
+        findings = findings.preflight_findings()
+        if findings:
+            return {
+                "result": False,
+                "changes": {},
+                "comment": pair_upgrade.findings_text(pair, findings),
+            }
+    return upgrade_plan.phase_plan(pair, config, ledger, phase)
+
+
+def status(pair=None):
+    """
+    Where the upgrade of ``pair`` stands: each phase's status, the current one, the
+    nodes' rebuild state. Readable, and ``--out=json``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run lustre_upgrade.status pair=oss1
+    """
+    ledger_path, lock_path = _ledger_paths(pair)
+    ledger = upgrade_ledger.load(ledger_path)
+    return upgrade_plan.status(pair, ledger, upgrade_ledger.holder(lock_path))
+
+
+def report(pair=None):
+    """
+    The upgrade report of ``pair``: timeline of phases, per-target outages, where each
+    target runs now and where it prefers to, what is left for the admin. ``--out=json``
+    gives the data; otherwise the text.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run lustre_upgrade.report pair=oss1
+        salt-run --out=json lustre_upgrade.report pair=oss1
+    """
+    ledger_path, _lock = _ledger_paths(pair)
+    ledger = upgrade_ledger.load(ledger_path)
+    if ledger is None:
+        raise SaltInvocationError(f"pair {pair} has no upgrade run on this master")
+    placement, preferred = {}, {}
+    first = ledger["nodes"][0]["minion"]
+    if ledger["node_state"].get(first, {}).get("rebuild") == rebuild_handoff.REBUILT:
+        try:
+            data = _Site().call(first, "pacemaker.read_cib", salt_timeout=60)
+            placement = {k: sorted(v) for k, v in data["placement"].items()}
+            preferred = _Site().call(first, "pacemaker.preferred_nodes", salt_timeout=60)
+        except CommandExecutionError as exc:
+            log.warning("report: the new cluster could not be read: %s", exc)
+    built = upgrade_report.build(ledger, placement, preferred, upgrade_plan.left_for_admin(ledger))
+    if __opts__.get("output") in (None, "nested", "txt", "text"):
+        return upgrade_report.render(built)
+    return built
+
+
+def key_pending(minion=None):
+    """
+    The reactor's hand-off for ``salt/auth`` (a key waiting): accept ``minion``'s new key
+    once if a pair's ledger awaits its rebuild. Any other key is left alone.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run lustre_upgrade.key_pending oss1-a
+    """
+    for run in _runs_awaiting(minion):
+        return {"minion": minion, "accepted": rebuild_handoff.accept_pending_key(run, minion)}
+    return {"minion": minion, "accepted": None}
+
+
+def minion_started(minion=None):
+    """
+    The reactor's hand-off for ``salt/minion/<id>/start``: a node a pair's ledger awaits
+    is verified (EL7, the new key); with ``lustre_upgrade:rebuild:auto_resume`` the pair's
+    orchestration is started again when no run holds the pair.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run lustre_upgrade.minion_started oss1-a
+    """
+    for run in _runs_awaiting(minion):
+        rebuild_handoff.accept_pending_key(run, minion)
+        result = rebuild_handoff.verify_returned(run, minion)
+        resumed = False
+        auto = ((run.config.get("rebuild") or {}).get("auto_resume")) is True
+        if result["result"] and auto and upgrade_ledger.holder(run.lock_path) is None:
+            resumed = _resume(run.pair, run.ledger.get("cwd"))
+        return {"minion": minion, "verified": result, "resumed": resumed}
+    return {"minion": minion, "verified": None, "resumed": False}
+
+
+def _runs_awaiting(minion):
+    for name in sorted(os.listdir(_upgrade_dir())):
+        if not name.endswith(".json"):
+            continue
+        run = _pair_run(name[: -len(".json")])
+        if (run.ledger or {}).get("node_state", {}).get(minion, {}).get(
+            "rebuild"
+        ) == rebuild_handoff.AWAITING:
+            yield run
+
+
+def _resume(pair, cwd):
+    """Start ``salt-run state.orch orch.upgrade_pair`` for ``pair`` in the background."""
+    argv = [
+        sys.executable,
+        "-c",
+        "import salt.scripts; salt.scripts.salt_run()",
+        "-c",
+        os.path.dirname(__opts__["conf_file"]),
+        "state.orch",
+        "orch.upgrade_pair",
+        "pillar=" + json.dumps({"pair": pair}),
+    ]
+    log_path = os.path.join(_upgrade_dir(), f"{pair}.resume.log")
+    with open(log_path, "ab") as out:
+        subprocess.Popen(  # noqa: S603 - fixed argv
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd if cwd and os.path.isdir(cwd) else "/",
+            start_new_session=True,
+        )
+    return True

@@ -47,3 +47,38 @@ def preflight_passed(name, pair=None):
     )
     ret["comment"] = f"pair {pair} can be upgraded: {nodes} answer"
     return ret
+
+
+def phase_done(name, pair=None):
+    """
+    One phase of ``orch.upgrade_pair`` (``name``: a phase of the ledger, e.g. ``cutover``)
+    is done for ``pair``: run it unless the pair's ledger has it done, resuming where a
+    killed or stopped run left it. A phase done before changes nothing.
+
+    With ``test=True`` nothing runs: the state returns the phase's plan (its steps on the
+    pair's nodes) as the predicted changes, or says it is done; the preflight's read-only
+    checks run.
+
+    .. code-block:: yaml
+
+        cutover:
+          lustre_upgrade.phase_done:
+            - pair: oss1
+    """
+    if __opts__.get("test"):
+        ret = __salt__["saltutil.runner"]("lustre_upgrade.plan", pair=pair, phase=name)
+    else:
+        ret = __salt__["saltutil.runner"]("lustre_upgrade.run_phase", pair=pair, phase=name)
+    if not isinstance(ret, dict) or "result" not in ret:
+        return {
+            "name": name,
+            "result": False,
+            "changes": {},
+            "comment": f"phase {name} of pair {pair} did not run: {ret}",
+        }
+    return {
+        "name": name,
+        "result": ret["result"],
+        "changes": ret.get("changes") or {},
+        "comment": ret.get("comment", ""),
+    }

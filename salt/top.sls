@@ -21,6 +21,7 @@
 base:
 {%- if ns.node %}
   {{ grains['id'] | json }}:
+    - lustre.extension
     - lustre.server
     - lustre.ha
     - iml.agent

@@ -93,6 +93,14 @@ def save(path, ledger):
     fileio.atomic_write(path, data, mode=0o600)
 
 
+def phase_title(name):
+    """The runbook title of phase ``name``; unknown names are refused."""
+    for known, title, _section in PHASES:
+        if known == name:
+            return title
+    raise SaltInvocationError(f"unknown phase {name!r}: phases are {', '.join(PHASE_NAMES)}")
+
+
 def phase(ledger, name):
     if name not in PHASE_NAMES:
         raise SaltInvocationError(f"unknown phase {name!r}: phases are {', '.join(PHASE_NAMES)}")
@@ -167,8 +175,9 @@ def holder(lock_path):
 
 
 @contextlib.contextmanager
-def _guarded(lock_path):
-    # Check-then-write of the lock record is one critical section across processes.
+def guarded(lock_path):
+    """One critical section across processes around ``lock_path`` (a ``.guard`` file beside
+    it): the lock's check-then-write, a ledger's read-modify-write."""
     os.makedirs(os.path.dirname(lock_path), mode=0o700, exist_ok=True)
     fd = os.open(lock_path + ".guard", os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -185,7 +194,7 @@ def acquire(lock_path, run, pid=None, now=None):
     refuses, naming it. Returns the lock record.
     """
     pid = os.getpid() if pid is None else pid
-    with _guarded(lock_path):
+    with guarded(lock_path):
         return _acquire(lock_path, run, pid, now)
 
 
@@ -211,7 +220,7 @@ def _acquire(lock_path, run, pid, now):
 
 def release(lock_path, run):
     """Give the lock up if ``run`` holds it (a stale or free lock is removed too)."""
-    with _guarded(lock_path):
+    with guarded(lock_path):
         owner = holder(lock_path)
         if owner is not None and owner.get("run") != run:
             return False

@@ -2,7 +2,10 @@
 
 Its CLIs (salt, salt-run, salt-key, salt-cp, and salt-call, local only) run "in the
 master's context": the hub network namespace (the master listens on the hub address only)
-and the master's config directory. Keys: the master never auto-accepts; `up` writes the
+and the master's config directory, from the repository root and with LAB_RUN/LAB_RUN_BASE
+naming this run (as the master daemon has them): a hook the product runs from `salt-run`
+(the lab pillar's rebuild hook, `lab/labctl rebuild {minion}`, relative to the repository
+root) finds this run. Keys: the master never auto-accepts; `up` writes the
 initial nodes' public keys into its accepted keys before they boot (a site's existing
 minions are accepted already). A rebuilt node's new key is the product's to accept.
 """
@@ -20,6 +23,9 @@ REACTOR_CONF = LAB_DIR / "master.d" / "reactor.conf"
 class Master:
     def __init__(self, spec, run_dir, hub_netns):
         self.spec = spec
+        # The run this master belongs to: <run base>/<run id>.
+        self.run_id = Path(run_dir).name
+        self.run_base = Path(run_dir).parent
         self.root = Path(run_dir) / "master"
         self.conf_dir = self.root / "etc"
         self.pki = self.root / "pki"
@@ -121,7 +127,20 @@ pillar_roots:
             *args,
         ]
 
+    def cli_env(self, base=None):
+        """The environment of a master CLI: the caller's (or `base`), naming this run."""
+        return dict(
+            os.environ if base is None else base,
+            LAB_RUN=self.run_id,
+            LAB_RUN_BASE=str(self.run_base),
+        )
+
     def run_cli(self, program, args, timeout=120, **kwargs):
+        """Run a master CLI in the master's context, from the repository root (relative
+        paths of the pillar, like its rebuild hook `lab/labctl`, are the repository's),
+        with LAB_RUN and LAB_RUN_BASE naming this run (a hook's labctl finds it)."""
+        kwargs["env"] = self.cli_env(kwargs.get("env"))
+        kwargs.setdefault("cwd", str(REPO_ROOT))
         return subprocess.run(
             self.cli_argv(program, args),
             capture_output=True,

@@ -36,6 +36,12 @@ lustre_upgrade:
     # https://<manager>/repo/Manager-for-Lustre.repo) at http://10.213.0.254:8080/repo/.
     iml-agent: http://10.213.0.254:8080/iml-agent
   firewall: disabled
+  # The Lustre 2.10.7 kernel the lab's lustre-server repository carries (a site pins the
+  # kernel of its own Lustre release the same way).
+  server:
+    flavours:
+      ldiskfs:
+        kernel_version: 3.10.0-957.1.3.el7_lustre
   backup:
     keep_minion_identity: false
   rebuild:
@@ -43,3 +49,7 @@ lustre_upgrade:
     # a new key the master does not know (delete the old one first, accept the new one).
     hook: command
     command: [lab/labctl, rebuild, '{minion}']
+    # Seconds the run waits for a rebuilt node's new key and minion.
+    timeout: 600
+    # The reactor resumes a run stopped for a rebuild once the node is back and verified.
+    auto_resume: true

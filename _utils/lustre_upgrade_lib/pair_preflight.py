@@ -1,0 +1,176 @@
+"""
+The preflight of one HA pair's upgrade, read from what the master took from the OLD
+cluster (EL6 Pacemaker 1.1, or the lab's 2.1): ``crm_mon --one-shot --as-xml`` and
+``cibadmin --query``.
+
+Pure: XML text in, ``cluster_health.finding`` records out, so the runner reports every
+problem at once and decides. Remedies are commands EL6's Pacemaker 1.1 has
+(``crm_resource``, ``crm_attribute``, ``cibadmin``), never pcs: the old nodes are the ones
+these findings are about, and their pcs (if any) is not the one this extension speaks.
+"""
+
+from salt.exceptions import CommandExecutionError
+
+from . import cib, cluster_health
+
+MIB = 1024 * 1024
+_MON_ROOTS = ("crm_mon", "pacemaker-result")
+
+
+def _order(found):
+    # The ledger and the admin read findings in this order: stable across runs and masters.
+    return found["check"], found["message"]
+
+
+def cluster_findings(crm_mon_xml, cib_xml, node_names, source="old cluster"):
+    """
+    Every finding that keeps the pair ``node_names`` (their names in the old cluster, as
+    crm_mon shows them) from an online upgrade, sorted by check then message: the
+    cluster's health (``cluster_health.findings``), no target in the CIB, a target
+    stopped, active on more than one node or disabled (target-role Stopped), and a
+    location constraint that keeps a target from a node of the pair. Unreadable XML
+    raises CommandExecutionError naming ``source``.
+    """
+    nodes = list(node_names)
+    health = cluster_health.read_crm_mon(crm_mon_xml, f"{source} crm_mon")
+    config = _read_cib(cib_xml, f"{source} CIB")
+    found = cluster_health.findings(health, nodes)
+    targets = [rsc for rsc in config["resources"] if cib.agent_of(rsc) == cib.TARGET_AGENT]
+    if not targets:
+        found.append(
+            cluster_health.finding(
+                "targets",
+                f"the {source}'s CIB holds no {cib.TARGET_AGENT} resource",
+                f"check that {' and '.join(nodes)} are the pair's nodes and that their CIB "
+                "is IML's (`cibadmin --query --scope resources` on one of them)",
+            )
+        )
+    placement = config["placement"]
+    if targets and not placement:
+        # A CIB without its status section (--scope configuration) says nothing of where
+        # targets run; crm_mon does, rather than calling every target stopped.
+        placement = cib.parse_cib(crm_mon_xml, f"{source} crm_mon")["placement"]
+    for target in targets:
+        found += _target_findings(target, sorted(placement.get(target["id"], [])))
+    found += _location_findings(config["locations"], {t["id"] for t in targets}, nodes)
+    return sorted(found, key=_order)
+
+
+def _read_cib(xml, source):
+    # cib.parse_root reads crm_mon XML too; here it would hide every meta attribute and
+    # constraint (crm_mon shows neither), so a swapped argument is an error, not a pass.
+    root = cib.parse_xml(xml, source)
+    if root.tag in _MON_ROOTS:
+        raise CommandExecutionError(
+            f"{source}: <{root.tag}> is crm_mon XML, not a CIB; give `cibadmin --query` output"
+        )
+    return cib.parse_root(root, source)
+
+
+def _role_parameter(target):
+    """The meta attribute that holds the target's role, as the CIB spells it."""
+    meta = target.get("meta") or {}
+    return "target_role" if "target_role" in meta and "target-role" not in meta else "target-role"
+
+
+def _target_findings(target, active_on):
+    rsc = target["id"]
+    enable = f"crm_resource --resource {rsc} --meta --delete-parameter {_role_parameter(target)}"
+    found = []
+    if cib.is_stopped(target):
+        found.append(
+            cluster_health.finding(
+                "target-role",
+                f"target {rsc} is disabled: its meta {_role_parameter(target)} is Stopped",
+                enable,
+            )
+        )
+    if not active_on:
+        found.append(
+            cluster_health.finding(
+                "target-stopped",
+                f"target {rsc} is stopped: it runs on no node",
+                "find the cause in `crm_mon -1 --show-detail --failcounts`, fix it, then "
+                + (
+                    enable if cib.is_stopped(target) else f"crm_resource --cleanup --resource {rsc}"
+                ),
+            )
+        )
+    elif len(active_on) > 1:
+        # Two mounts of one Lustre target corrupt it: only the admin can tell which
+        # node really holds it; Pacemaker's recovery (stop everywhere) is not a fix.
+        where = " and ".join(active_on)
+        found.append(
+            cluster_health.finding(
+                "target-multiple-active",
+                f"target {rsc} is active on {len(active_on)} nodes: {where}",
+                f"check `mount -t lustre` on {where}, unmount it (or fence the node) where "
+                f"it must not run, then crm_resource --cleanup --resource {rsc}",
+            )
+        )
+    return found
+
+
+def _location_findings(locations, target_ids, nodes):
+    """Constraints that keep a target off a node of the pair, or pin it somewhere."""
+    found = []
+    for loc in locations:
+        if loc["rsc"] not in target_ids:
+            continue
+        temporary = cib.is_temporary(loc)
+        value = cib.score(loc["score"])
+        banned = value == float("-inf")
+        if not (temporary or banned) or (loc["node"] and loc["node"] not in nodes):
+            continue
+        node = f"node {loc['node']}" if loc["node"] else "the nodes its rule selects"
+        if banned:
+            what = f"bans target {loc['rsc']} from {node}"
+        elif value is not None and value > 0:
+            what = f"pins target {loc['rsc']} to {node} (score {loc['score']})"
+        else:
+            what = f"keeps target {loc['rsc']} from {node} (score {loc['score']})"
+        if loc["id"].startswith(cib.CLI_CONSTRAINT_PREFIXES):
+            # crm_resource --clear removes every cli-* constraint of the resource.
+            remedy = f"crm_resource --clear --resource {loc['rsc']}"
+        else:
+            remedy = f"cibadmin --delete --xml-text '<rsc_location id=\"{loc['id']}\"/>'"
+        if temporary or loc["node"]:
+            kind = "temporary location constraint" if temporary else "location constraint"
+            found.append(cluster_health.finding("location", f"{kind} {loc['id']} {what}", remedy))
+        else:
+            # A rule may or may not select a node of the pair: only the admin can read it.
+            found.append(
+                cluster_health.finding(
+                    "location",
+                    f"location constraint {loc['id']} {what}, which may be one of "
+                    + ", ".join(nodes),
+                    "read it with `cibadmin --query --scope constraints`; if it bans a node "
+                    f"of the pair: {remedy}",
+                    severity=cluster_health.WARNING,
+                )
+            )
+    return found
+
+
+def disk_space_finding(free_bytes, needed_bytes, path):
+    """An inhibitor when ``path`` has less than ``needed_bytes`` free, else None."""
+    if free_bytes >= needed_bytes:
+        return None
+    return cluster_health.finding(
+        "disk-space",
+        f"only {free_bytes / MIB:.1f} MiB free under {path}, "
+        f"{needed_bytes / MIB:.1f} MiB needed for the pair's backups",
+        f"free space under {path} or move the master's cachedir",
+    )
+
+
+def finding_text(finding):
+    """One line for the admin: ``<message>: <remedy>``."""
+    if not finding.get("remedy"):
+        return finding["message"]
+    return f"{finding['message']}: {finding['remedy']}"
+
+
+def inhibitors(findings):
+    """The findings that stop the run (severity inhibitor), in their order."""
+    return [found for found in findings if found["severity"] == cluster_health.INHIBITOR]

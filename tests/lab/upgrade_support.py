@@ -1,0 +1,109 @@
+"""What the lab tests of `orch.upgrade_pair` run and check: the user's command in the
+master's context, its per-phase results, the pair's ledger and report, the master's job
+records, and the invariants of an upgraded pair read from the nodes themselves."""
+
+import datetime
+import json
+
+from lxml import etree
+
+# The extension's execution modules: none may run on a node in its old (EL6) life.
+EXTENSION_MODULES = {"pacemaker", "corosync", "dkms", "hostid", "iml", "node_backup"}
+ORCH_TIMEOUT = 3000
+
+
+def orchestrate(lab, pair="oss1", test=False, timeout=ORCH_TIMEOUT):
+    """`salt-run state.orch orch.upgrade_pair pillar='{pair: oss1}'` (JSON out):
+    (CompletedProcess, parsed output or None)."""
+    args = ["--out=json", "state.orch", "orch.upgrade_pair", f"pillar={{pair: {pair}}}"]
+    if test:
+        args.append("test=True")
+    result = lab.salt_run(*args, timeout=timeout)
+    try:
+        data = json.loads(result.stdout)
+    except ValueError:
+        data = None
+    return result, data
+
+
+def phase_results(data):
+    """{phase id: state return} of an orchestration's output, in the order they ran."""
+    found = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            states = {k: v for k, v in node.items() if "_|-" in k and isinstance(v, dict)}
+            if states:
+                found.update(states)
+                return
+            for value in node.values():
+                walk(value)
+
+    walk(data)
+    ordered = sorted(found.values(), key=lambda ret: ret.get("__run_num__", 0))
+    return {ret["__id__"]: ret for ret in ordered}
+
+
+def status(lab, pair="oss1"):
+    got = lab.salt_run("--out=json", "lustre_upgrade.status", f"pair={pair}")
+    assert got.returncode == 0, got.stdout + got.stderr
+    return json.loads(got.stdout)
+
+
+def cib_epochs(lab):
+    """{minion: (admin_epoch, epoch)} of every node whose cluster answers: configuration
+    changes raise them."""
+    epochs = {}
+    for node in lab.spec.nodes:
+        got = lab.node_exec(node.minion, ["cibadmin", "--query", "--scope", "configuration"])
+        if got.returncode != 0:
+            continue
+        full = lab.node_exec(node.minion, ["cibadmin", "--query"], check=True).stdout
+        root = etree.fromstring(full.encode())
+        epochs[node.minion] = (root.get("admin_epoch"), root.get("epoch"))
+    return epochs
+
+
+def _job_start(jid):
+    return datetime.datetime.strptime(jid[:20], "%Y%m%d%H%M%S%f").timestamp()
+
+
+def jobs_on(lab, minion):
+    """The master's job records of jobs sent to `minion`: [{"jid", "fun", "start"}]."""
+    got = lab.salt_run("--out=json", "jobs.list_jobs", timeout=300)
+    assert got.returncode == 0, got.stdout + got.stderr
+    jobs = []
+    for jid, job in json.loads(got.stdout).items():
+        target = job.get("Target")
+        targets = target if isinstance(target, list) else [target]
+        if minion in targets or (job.get("Target-type") == "glob" and target == "*"):
+            jobs.append({"jid": jid, "fun": job.get("Function"), "start": _job_start(jid)})
+    return sorted(jobs, key=lambda job: job["start"])
+
+
+def assert_upgraded(lab, since):
+    """The runbook's end state, read from the nodes: one new cluster of both FQDNs, every
+    target once on its -primary node, original constraint ids, maintenance-mode off, no
+    cli-* constraint, fencing attributes on both nodes; and no double service seen."""
+    first = lab.spec.nodes[0]
+    fqdns = sorted(n.fqdn for n in lab.spec.nodes)
+    mon = lab.node_exec(first.minion, ["crm_mon", "-1", "--output-as=xml"], check=True).stdout
+    mon_root = etree.fromstring(mon.encode())
+    online = sorted(n.get("name") for n in mon_root.iter("node") if n.get("online") == "true")
+    assert sorted(set(online)) == fqdns, online
+    cib = lab.node_exec(first.minion, ["cibadmin", "--query"], check=True).stdout
+    root = etree.fromstring(cib.encode())
+    for target in lab.spec.targets:
+        primary = lab.spec.node(str(target.primary)).fqdn
+        (loc,) = root.xpath(f"//rsc_location[@id='{target.resource}-primary']")
+        assert loc.get("node") == primary
+        (rsc,) = [r for r in mon_root.iter("resource") if r.get("id") == target.resource]
+        assert [n.get("name") for n in rsc.iter("node")] == [primary], etree.tostring(rsc)
+    assert not root.xpath("//rsc_location[starts-with(@id, 'cli-')]")
+    maintenance = root.xpath("//cluster_property_set/nvpair[@name='maintenance-mode']/@value")
+    assert maintenance in ([], ["false"]), maintenance
+    for fqdn in fqdns:
+        attrs = root.xpath(f"//nodes/node[@uname='{fqdn}']//nvpair/@name")
+        assert any(name.endswith("_fence_agent") for name in attrs), (fqdn, attrs)
+    assert all(avail.double_service == [] for avail in lab.availability(since).values())
+    assert lab.violations(since) == []
