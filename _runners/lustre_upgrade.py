@@ -472,7 +472,7 @@ class _Site:
         return answer.get("ret")
 
     def state(self, minion, fun, **kwargs):
-        results = self.call(minion, "state.single", fun, salt_timeout=1800, **kwargs)
+        results = self.call(minion, "state.single", fun, salt_timeout=1800, queue=True, **kwargs)
         (ret,) = results.values() if isinstance(results, dict) and len(results) == 1 else (None,)
         if not isinstance(ret, dict) or ret.get("result") is not True:
             comment = ret.get("comment") if isinstance(ret, dict) else results
@@ -480,7 +480,8 @@ class _Site:
         return ret
 
     def apply(self, minion, mods, run, timeout):
-        kwargs = {"pillar": {"lustre_upgrade_run": run}}
+        # queue: a state run a killed orchestration left behind finishes first.
+        kwargs = {"pillar": {"lustre_upgrade_run": run}, "queue": True}
         fun, args = ("state.highstate", ()) if mods is None else ("state.apply", (mods,))
         ret = _cmd(minion, fun, args, kwarg=kwargs, timeout=timeout, full_return=True)
         answer = ret.get(minion)
@@ -700,8 +701,8 @@ def report(pair=None):
     if ledger["node_state"].get(first, {}).get("rebuild") == rebuild_handoff.REBUILT:
         try:
             data = _Site().call(first, "pacemaker.read_cib", salt_timeout=60)
-            placement = {k: sorted(v) for k, v in data["placement"].items()}
             preferred = _Site().call(first, "pacemaker.preferred_nodes", salt_timeout=60)
+            placement = {k: sorted(v) for k, v in data["placement"].items() if k in preferred}
         except CommandExecutionError as exc:
             log.warning("report: the new cluster could not be read: %s", exc)
     built = upgrade_report.build(ledger, placement, preferred, upgrade_plan.left_for_admin(ledger))

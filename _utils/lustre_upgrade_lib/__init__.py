@@ -36,7 +36,8 @@ def reload_changed():
     """
     reloaded = []
     prefix = __name__ + "."
-    for name, module in sorted(sys.modules.items()):
+    # A copy: another thread of the process may import while this one iterates.
+    for name, module in sorted(sys.modules.copy().items()):
         if not name.startswith(prefix) or module is None:
             continue
         path = getattr(module, "__file__", None)

@@ -102,7 +102,7 @@ class Cutover:
             "pacemaker.wait_for_placement",
             {t: fqdn for t in targets},
             timeout=self.run.move_timeout,
-            interval=0.5,
+            interval=0.25,
             salt_timeout=self.run.move_timeout + 60,
         )
 

@@ -11,6 +11,8 @@ EXAMPLE_FILE = "pillar.example/lustre_upgrade/init.sls"
 
 OSD_FLAVOURS = ("ldiskfs", "zfs", "ldiskfs-zfs")
 NODE_KEYS = ("minion", "old_name", "fqdn")
+REBUILD_HOOKS = ("manual", "command")
+CUTOVER_MODES = ("per-target", "all-at-once")
 
 
 def node_osd(config, pair, node):
@@ -58,6 +60,42 @@ def _pair_findings(pair, config):
         values = [n.get(key) for n in nodes if isinstance(n, dict)]
         if len(values) == 2 and values[0] and values[0] == values[1]:
             findings.append(f"pillar key {prefix}:nodes: both nodes have {key} {values[0]!r}")
+    return findings + _run_findings(config, pair)
+
+
+def _run_findings(config, pair):
+    """The settings of the run itself: the rebuild hook and the cutover mode."""
+    findings = []
+    rebuild = config.get("rebuild", {})
+    if not isinstance(rebuild, dict):
+        return ["pillar key lustre_upgrade:rebuild must be a mapping (hook, command, ...)"]
+    hook = rebuild.get("hook", "manual")
+    if hook not in REBUILD_HOOKS:
+        findings.append(
+            f"pillar key lustre_upgrade:rebuild:hook is {hook!r}; expected one of "
+            f"{', '.join(REBUILD_HOOKS)}"
+        )
+    command = rebuild.get("command")
+    if hook == "command" and (
+        not isinstance(command, list)
+        or not command
+        or not all(isinstance(arg, str) and arg for arg in command)
+    ):
+        findings.append(
+            "pillar key lustre_upgrade:rebuild:command must be the hook's argv, a list of "
+            "strings ({minion} becomes the minion id), with hook: command"
+        )
+    timeout = rebuild.get("timeout", 3600)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        findings.append("pillar key lustre_upgrade:rebuild:timeout must be seconds (> 0)")
+    if not isinstance(rebuild.get("auto_resume", False), bool):
+        findings.append("pillar key lustre_upgrade:rebuild:auto_resume must be true or false")
+    mode = ((config.get("pairs") or {}).get(pair) or {}).get("cutover", config.get("cutover"))
+    if mode is not None and mode not in CUTOVER_MODES:
+        findings.append(
+            f"pillar key lustre_upgrade:pairs:{pair}:cutover (or lustre_upgrade:cutover) is "
+            f"{mode!r}; expected one of {', '.join(CUTOVER_MODES)}"
+        )
     return findings
 
 

@@ -413,7 +413,7 @@ class PairRun:
         }
 
     # ------------------------------------------------------------------ waiting
-    def _wait(self, predicate, timeout, what):
+    def _wait(self, predicate, timeout, what, interval=2.0):
         deadline = time.monotonic() + timeout
         while True:
             if predicate():
@@ -422,7 +422,7 @@ class PairRun:
                 raise CommandExecutionError(
                     f"waited {timeout:.0f} s for {what}: check `crm_mon -1` and run again"
                 )
-            self.site.sleep(2)
+            self.site.sleep(interval)
 
 
 def _done_comment(record, name):

@@ -146,38 +146,42 @@ def note_outage(ledger, target, node, stopped, started):
 
 # --------------------------------------------------------------------------- the lock
 
+# Lock files this process holds: path -> (open file, record). The kernel's flock on the
+# open file is the lock: it is released when the process ends however it ends (killed,
+# crashed), and it is seen from any process of the host, whatever PID namespace it runs
+# in (a reactor in the master daemon, salt-run in a shell), which a PID test is not.
+_HELD = {}
 
-def _process_start(pid):
-    """The start time of ``pid`` (clock ticks since boot), or None if it does not run."""
+
+def _read_record(lock_path):
+    data = fileio.read_bytes(lock_path)
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    # The command name may hold spaces and parentheses: fields follow the last ")".
-    fields = stat.rpartition(")")[2].split()
-    return fields[19] if len(fields) > 19 else None
+        return json.loads(data) if data else {}
+    except ValueError:
+        return {}
 
 
 def holder(lock_path):
-    """The live holder of the lock ``{"run", "pid", "since"}``, or None (free or stale)."""
-    data = fileio.read_bytes(lock_path)
-    if not data:
+    """The live holder of the lock ``{"run", "pid", "host", "since"}``, or None (free)."""
+    if lock_path in _HELD:
+        return dict(_HELD[lock_path][1])
+    try:
+        fd = os.open(lock_path, os.O_RDONLY)
+    except FileNotFoundError:
         return None
     try:
-        owner = json.loads(data)
-        pid = int(owner["pid"])
-    except (ValueError, KeyError, TypeError):
-        return None
-    if _process_start(pid) != owner.get("pid_start"):
-        return None
-    return owner
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_record(lock_path) or {"run": "unknown", "pid": None, "since": 0}
+    finally:
+        os.close(fd)
+    return None
 
 
 @contextlib.contextmanager
 def guarded(lock_path):
     """One critical section across processes around ``lock_path`` (a ``.guard`` file beside
-    it): the lock's check-then-write, a ledger's read-modify-write."""
+    it): a ledger's read-modify-write."""
     os.makedirs(os.path.dirname(lock_path), mode=0o700, exist_ok=True)
     fd = os.open(lock_path + ".guard", os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -187,45 +191,43 @@ def guarded(lock_path):
         os.close(fd)
 
 
-def acquire(lock_path, run, pid=None, now=None):
+def acquire(lock_path, run, now=None):
     """
-    Take the pair's lock for ``run`` in process ``pid`` (default: this one). Taking it
-    again for the same run is a no-op; a lock held by a live process for another run
-    refuses, naming it. Returns the lock record.
+    Take the pair's lock for ``run`` in this process, for as long as it lives (or until
+    ``release``). Taking it again in the same process is a no-op; a lock another live
+    process holds refuses, naming that run. Returns the lock record.
     """
-    pid = os.getpid() if pid is None else pid
-    with guarded(lock_path):
-        return _acquire(lock_path, run, pid, now)
-
-
-def _acquire(lock_path, run, pid, now):
-    owner = holder(lock_path)
-    if owner is not None and owner.get("run") != run:
+    if lock_path in _HELD:
+        return dict(_HELD[lock_path][1])
+    os.makedirs(os.path.dirname(lock_path), mode=0o700, exist_ok=True)
+    handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held past this call
+    os.chmod(lock_path, 0o600)
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        owner = _read_record(lock_path)
+        since = owner.get("since") or 0
         raise CommandExecutionError(
-            f"another upgrade run of this pair ({owner['run']}, process {owner['pid']}, "
-            f"since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(owner['since']))}) "
-            "holds it; wait for it to end, or stop that process first"
-        )
-    if owner is not None and owner.get("pid") == pid:
-        return owner
-    record = {
-        "run": run,
-        "pid": pid,
-        "pid_start": _process_start(pid),
-        "since": time.time() if now is None else now,
-    }
-    fileio.atomic_write(lock_path, json.dumps(record).encode("utf-8"), mode=0o600)
-    return record
+            f"another upgrade run of this pair ({owner.get('run', 'unknown')}, process "
+            f"{owner.get('pid')}, since "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))}) holds it; wait "
+            "for it to end, or stop that process first"
+        ) from None
+    record = {"run": run, "pid": os.getpid(), "since": time.time() if now is None else now}
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps(record))
+    handle.flush()
+    _HELD[lock_path] = (handle, record)
+    return dict(record)
 
 
 def release(lock_path, run):
-    """Give the lock up if ``run`` holds it (a stale or free lock is removed too)."""
-    with guarded(lock_path):
-        owner = holder(lock_path)
-        if owner is not None and owner.get("run") != run:
-            return False
-        try:
-            os.unlink(lock_path)
-        except FileNotFoundError:
-            pass
-        return True
+    """Give the lock up if this process holds it for ``run``."""
+    held = _HELD.get(lock_path)
+    if held is None or held[1]["run"] != run:
+        return False
+    handle, _record = _HELD.pop(lock_path)
+    handle.close()
+    return True

@@ -420,6 +420,7 @@ def packages(repos, node_salt=None):
             "fence_chroma.py",
             "fence_lab.py",
             "ntpd",
+            "lsmod",
         )
     }
     lustre_dkms_files, lustre_post, lustre_preun = _dkms_source("lustre", LUSTRE)
@@ -460,7 +461,10 @@ def packages(repos, node_salt=None):
             "20",
             "23.el7",
             "Linux kernel module management utilities",
-            files=(("/usr/sbin/modprobe", payload["modprobe"], 0o755),),
+            files=(
+                ("/usr/sbin/modprobe", payload["modprobe"], 0o755),
+                ("/usr/sbin/lsmod", payload["lsmod"], 0o755),
+            ),
         ),
         Pkg(
             "yum",

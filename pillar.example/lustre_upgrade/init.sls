@@ -80,8 +80,23 @@ lustre_upgrade:
     #   manual   the orchestration stops and waits for an operator to reinstall the node
     #   command  the master runs `command` ({minion} becomes the minion id), e.g. a site's
     #            PXE/kickstart/IPMI wrapper; the node's minion comes back on its own
+    # Either way the master first deletes the node's old minion key and, when the
+    # reinstalled node asks, accepts its new key once (only for a node the run handed
+    # over, only a key with another fingerprint).
     hook: manual
     # command: [/usr/local/sbin/reinstall-el7, '{minion}']
+    # Seconds the run waits for the rebuilt node's new key and minion (also the hook's
+    # own time limit).
+    timeout: 3600
+    # With the reactor configured (README, "The reactor"), resume the run by itself once a
+    # rebuilt node's minion starts and is verified (manual hook: no rerun needed).
+    auto_resume: false
+
+  # The cutover to the new cluster (phase 6): `per-target` (default) moves one target at a
+  # time, each out only for its own stop and start; `all-at-once` is the runbook's way
+  # (every target stopped, the old cluster stopped, every target started). Per pair:
+  # pairs:<pair>:cutover.
+  cutover: per-target
 
   # Optional overrides of the EL7 server states' defaults (salt/lustre/map.jinja; dicts
   # merge, lists replace). Shown with their defaults.

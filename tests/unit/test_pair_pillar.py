@@ -74,10 +74,40 @@ def test_every_pair_of_the_example_pillar_is_usable(pair):
                 "expected one of ldiskfs, zfs, ldiskfs-zfs"
             ],
         ),
+        (
+            "oss1",
+            changed(lambda c: c.update(rebuild={"hook": "pxe"})),
+            ["pillar key lustre_upgrade:rebuild:hook is 'pxe'; expected one of manual, command"],
+        ),
+        (
+            "oss1",
+            changed(lambda c: c.update(rebuild={"hook": "command", "command": "reinstall {minion}"})),
+            [
+                "pillar key lustre_upgrade:rebuild:command must be the hook's argv, a list of "
+                "strings ({minion} becomes the minion id), with hook: command"
+            ],
+        ),
+        (
+            "oss1",
+            changed(lambda c: c.update(rebuild={"timeout": "1h", "auto_resume": "yes"})),
+            [
+                "pillar key lustre_upgrade:rebuild:timeout must be seconds (> 0)",
+                "pillar key lustre_upgrade:rebuild:auto_resume must be true or false",
+            ],
+        ),
+        (
+            "oss1",
+            changed(lambda c: c["pairs"]["oss1"].update(cutover="all")),
+            [
+                f"pillar key {OSS1}:cutover (or lustre_upgrade:cutover) is 'all'; "
+                "expected one of per-target, all-at-once"
+            ],
+        ),
     ],
     ids=[
         "no-pair", "no-pillar", "unknown-pair", "no-pairs", "one-node", "not-a-mapping",
-        "no-fqdn", "short-fqdn", "uppercase", "same-minion", "bad-osd",
+        "no-fqdn", "short-fqdn", "uppercase", "same-minion", "bad-osd", "bad-hook",
+        "command-not-argv", "bad-timeout-and-auto-resume", "bad-cutover",
     ],
 )  # fmt: skip
 def test_each_problem_names_the_pillar_key_to_fix(pair, config, findings):

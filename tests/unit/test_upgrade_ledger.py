@@ -1,8 +1,10 @@
 """The pair's ledger on the master: resume at the first phase not done, one run at a time."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -109,27 +111,46 @@ def test_outages_are_kept_per_target():
     }
 
 
+HOLD = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from lustre_upgrade_lib import upgrade_ledger
+upgrade_ledger.acquire(sys.argv[1], "run-a")
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def _holding_process(lock):
+    utils = str(Path(ledger_lib.__file__).parents[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, lock, utils], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
 def test_a_live_run_holds_the_pair_and_a_second_run_is_refused(paths):
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    other = _holding_process(paths["lock"])
     try:
-        ledger_lib.acquire(paths["lock"], "run-a", pid=sleeper.pid)
         assert ledger_lib.holder(paths["lock"])["run"] == "run-a"
-        ledger_lib.acquire(paths["lock"], "run-a", pid=sleeper.pid)  # the same run again
-        with pytest.raises(CommandExecutionError, match=f"run-a, process {sleeper.pid}"):
+        with pytest.raises(CommandExecutionError, match=f"run-a, process {other.pid}"):
             ledger_lib.acquire(paths["lock"], "run-b")
         assert ledger_lib.release(paths["lock"], "run-b") is False
     finally:
-        sleeper.kill()
-        sleeper.wait()
+        other.kill()
+        other.wait()
 
 
-def test_the_lock_of_a_killed_run_is_taken_over(paths):
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    ledger_lib.acquire(paths["lock"], "run-a", pid=sleeper.pid)
-    sleeper.kill()
-    sleeper.wait()
+def test_the_lock_of_a_killed_run_is_taken_over_and_held_for_the_process(paths):
+    other = _holding_process(paths["lock"])
+    other.kill()
+    other.wait()
     assert ledger_lib.holder(paths["lock"]) is None
     record = ledger_lib.acquire(paths["lock"], "run-b")
-    assert record["run"] == "run-b"
+    assert record["run"] == "run-b" and record["pid"] == os.getpid()
+    assert ledger_lib.acquire(paths["lock"], "run-b")["run"] == "run-b"  # again: no-op
+    assert ledger_lib.holder(paths["lock"])["run"] == "run-b"
     assert ledger_lib.release(paths["lock"], "run-b") is True
     assert ledger_lib.holder(paths["lock"]) is None
+    assert oct(os.stat(paths["lock"]).st_mode & 0o777) == "0o600"

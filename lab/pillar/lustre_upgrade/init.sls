@@ -32,8 +32,9 @@ lustre_upgrade:
       gpgcheck: false
     manager-for-lustre: http://10.213.0.254:8080/manager-for-lustre
     dnf-el7: http://10.213.0.254:8080/dnf-el7
-    # IML's agent repository; the lab manager serves its definition (runbook: curl
-    # https://<manager>/repo/Manager-for-Lustre.repo) at http://10.213.0.254:8080/repo/.
+    # IML's agent repository. The lab's manager (labd on the hub, as iml.lab.example)
+    # serves its definition as the runbook has it: https://iml.lab.example/repo/
+    # Manager-for-Lustre.repo, to a client certificate signed by the manager's CA.
     iml-agent: http://10.213.0.254:8080/iml-agent
   firewall: disabled
   # The Lustre 2.10.7 kernel the lab's lustre-server repository carries (a site pins the
