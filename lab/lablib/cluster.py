@@ -7,15 +7,19 @@ Written onto each node's disk before its first boot, as if installed there:
   start/stop 300 s), `<rsc>-primary` (20) / `<rsc>-secondary` (10) location constraints,
   `st-fencing` (stonith:fence_chroma), `0_fence_*` node attributes with a password,
   IML's resource defaults; node names are the old short names;
-- IML's target store /var/lib/chroma/targets/<uuid> (JSON), its certificates, the mount
-  points, and every file the runbook backs up.
+- IML's target store /var/lib/chroma/targets/<uuid> (JSON), its certificates (the node's
+  client certificate signed by the manager's CA, and that CA's certificate: see
+  manager_pki), the mount points, and every file the runbook backs up.
 The packages (the cluster stack, chroma-agent with the Target agent, fence_chroma and
 fence_lab) are the node's kickstart's: EL6 packages in the node's EL6 life (lablib.repo).
 """
 
 import json
+import os
+import secrets
 import subprocess
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from .proc import run
 
@@ -216,25 +220,101 @@ def _openssl(*argv, stdin=None):
     ).stdout
 
 
-def chroma_certificates(node_name):
-    key = _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048")
-    cert = _openssl(
+# The IML manager's PKI of a run (<run>/manager/): its CA, which signs the manager's server
+# certificate and every agent's client certificate, as IML's manager does at registration.
+MANAGER_DIR = "manager"
+_LEAF_EXTENSIONS = """\
+[server]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:{fqdn}
+
+[client]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = clientAuth
+"""
+
+
+def _new_key():
+    return _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048")
+
+
+def _write_private(path, text):
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        handle.write(text)
+
+
+def manager_pki(run_dir, fqdn):
+    """Create the run's manager PKI under <run_dir>/manager/ (0700, root's): ca.key (0600;
+    it never leaves the run dir), ca.crt, and the server certificate of `fqdn` (server.key
+    0600, server.crt, SAN DNS:<fqdn>) that labd's HTTPS presents. Returns the directory."""
+    directory = Path(run_dir) / MANAGER_DIR
+    directory.mkdir(mode=0o700)
+    os.chmod(directory, 0o700)
+    (directory / "extensions.cnf").write_text(_LEAF_EXTENSIONS.format(fqdn=fqdn))
+    _write_private(directory / "ca.key", _new_key())
+    ca_cert = _openssl(
         "req",
         "-new",
         "-x509",
         "-key",
-        "/dev/stdin",
+        str(directory / "ca.key"),
         "-days",
         "3650",
         "-subj",
-        f"/CN={node_name}",
-        stdin=key,
+        f"/O=Lab IML manager/CN=IML manager CA (lab run {Path(run_dir).name})",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
     )
-    return key, cert
+    (directory / "ca.crt").write_text(ca_cert)
+    key = _new_key()
+    _write_private(directory / "server.key", key)
+    (directory / "server.crt").write_text(_sign(directory, key, fqdn, "server"))
+    return directory
 
 
-def provision_old_node(node, spec, cib_text):
-    """Turn a kickstarted disk into an EL6 IML server of the pair (before first boot)."""
+def _sign(manager_dir, key, common_name, kind):
+    """A certificate for `key`, CN=common_name, signed by the manager's CA (kind: the
+    extension section, server or client)."""
+    csr = _openssl("req", "-new", "-key", "/dev/stdin", "-subj", f"/CN={common_name}", stdin=key)
+    return _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "/dev/stdin",
+        "-CA",
+        str(manager_dir / "ca.crt"),
+        "-CAkey",
+        str(manager_dir / "ca.key"),
+        "-set_serial",
+        f"0x{secrets.token_hex(16)}",
+        "-days",
+        "3650",
+        "-extfile",
+        str(manager_dir / "extensions.cnf"),
+        "-extensions",
+        kind,
+        stdin=csr,
+    )
+
+
+def chroma_certificates(common_name, manager_dir):
+    """An agent's IML certificates, as its registration with the manager left them:
+    (private.pem, self.crt signed by the manager's CA, authority.crt = the CA's cert)."""
+    manager_dir = Path(manager_dir)
+    key = _new_key()
+    cert = _sign(manager_dir, key, common_name, "client")
+    return key, cert, (manager_dir / "ca.crt").read_text()
+
+
+def provision_old_node(node, spec, cib_text, manager_dir):
+    """Turn a kickstarted disk into an EL6 IML server of the pair (before first boot).
+    manager_dir: the run's manager PKI (manager_pki), whose CA signs the node's IML
+    certificate."""
     ns = node.node
     # EL6 names itself from /etc/sysconfig/network, short.
     node.upper("/etc/hostname").unlink(missing_ok=True)
@@ -265,10 +345,12 @@ def provision_old_node(node, spec, cib_text):
     _ssh_keys(node, ns.old_name)
     # IML's agent state and target store.
     node.mkdir("/var/lib/chroma", mode=0o755)
-    key, cert = chroma_certificates(ns.old_name)
+    # The agent registered with the manager under its FQDN (its CSR's CN); the manager's
+    # CA signed it. The CA's key stays with the manager (the run dir), never on a node.
+    key, cert, authority = chroma_certificates(ns.fqdn, manager_dir)
     node.write("/var/lib/chroma/private.pem", key, mode=0o600)
     node.write("/var/lib/chroma/self.crt", cert)
-    node.write("/var/lib/chroma/authority.crt", cert)
+    node.write("/var/lib/chroma/authority.crt", authority)
     node.write(
         "/var/lib/chroma/settings/server", json.dumps({"url": f"https://{spec.manager_fqdn}:443/"})
     )

@@ -87,6 +87,7 @@ class LabSpec:
     life: str = "el6"
     mmp_delay: float = 10.0
     fence_power_on_delay: float = 20.0
+    manager_port: int = 443  # the lab manager's HTTPS (IML's agent repository)
 
     def node(self, name):
         """A node by minion id, old name, FQDN or index."""
@@ -284,6 +285,7 @@ def build_spec(settings_path=None, pillar_dir=None, venv=None, overrides=None):
         )
     _check_unique(nodes, pkey, pair_name, findings)
     hub = str(net.get("hub", "10.213.0.254"))
+    ports = _ports(net, settings_file, findings)
     ring_networks = _check_rings(nodes, hub, settings_file, pkey, pair_name, findings)
     targets = _targets(settings.get("targets") or [], pair_name, settings_file, findings)
     secrets = tree.get("secrets") or {}
@@ -321,8 +323,8 @@ def build_spec(settings_path=None, pillar_dir=None, venv=None, overrides=None):
         targets=tuple(targets),
         hub=hub,
         ring_networks=ring_networks,
-        repo_port=int(net.get("repo_port", 8080)),
-        pdu_port=int(net.get("pdu_port", 7623)),
+        repo_port=ports["repo_port"],
+        pdu_port=ports["pdu_port"],
         repos={str(k): str(v) for k, v in repos.items()},
         hacluster_password=password,
         token=int(old.get("token", 5000)),
@@ -333,7 +335,21 @@ def build_spec(settings_path=None, pillar_dir=None, venv=None, overrides=None):
         life=life,
         mmp_delay=delays["mmp_delay"],
         fence_power_on_delay=delays["fence_power_on_delay"],
+        manager_port=ports["manager_port"],
     )
+
+
+def _ports(net, settings_file, findings):
+    """[network] ports of the hub's servers: TCP ports, each its own."""
+    ports = {}
+    for key, default in (("repo_port", 8080), ("pdu_port", 7623), ("manager_port", 443)):
+        value = net.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+            findings.append(f"{settings_file}: [network] {key} = {value!r}: give a TCP port")
+        elif value in ports.values():
+            findings.append(f"{settings_file}: [network] {key} = {value}: another server has it")
+        ports[key] = value
+    return ports
 
 
 def _check_unique(nodes, pkey, pair_name, findings):

@@ -179,6 +179,8 @@ class Lab:
         repo.install_base_os(spec, self.image_dir, repo_dir)
         self._shared_storage()
         netns.build(spec, self.run_id, self.state)
+        # The manager's CA (it signs the nodes' IML certificates; labd serves its HTTPS).
+        manager_dir = cluster.manager_pki(self.run_dir, spec.manager_fqdn)
         # The master and labd start while the disks are written (the master needs ~5 s).
         self.master.write_config()
         self._start_master()
@@ -201,7 +203,7 @@ class Lab:
             public_key = node.kickstart(spec.hub, life=spec.life, packages=packages)
             # A site's existing minions are accepted already.
             self.master.accept_key(node.minion, public_key)
-            cluster.provision_old_node(node, spec, cib_text)
+            cluster.provision_old_node(node, spec, cib_text, manager_dir)
             node.write_boot_config(self.image_dir, node_salt["root"])
 
         with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
@@ -608,7 +610,14 @@ class Lab:
                 shutil.copytree(var_log, target / "var-log", dirs_exist_ok=True, symlinks=True)
         # The state is copied under another name: a logs folder is never taken for a run.
         copies = {
-            name: name for name in ("labd.log", "labd.console", "prober.jsonl", "power.jsonl")
+            name: name
+            for name in (
+                "labd.log",
+                "labd.console",
+                "prober.jsonl",
+                "power.jsonl",
+                "manager-access.log",
+            )
         }
         copies.update({"old-cib.xml": "old-cib.xml", STATE_NAME: f"run-{STATE_NAME}"})
         for name, copy_name in copies.items():
