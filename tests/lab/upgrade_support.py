@@ -4,8 +4,14 @@ records, and the invariants of an upgraded pair read from the nodes themselves."
 
 import datetime
 import json
+import os
+import signal
+import subprocess
+import time
 
 from lxml import etree
+
+from tests.support import REPO_ROOT
 
 # The extension's execution modules: none may run on a node in its old (EL6) life.
 EXTENSION_MODULES = {"pacemaker", "corosync", "dkms", "hostid", "iml", "node_backup"}
@@ -107,3 +113,57 @@ def assert_upgraded(lab, since):
         assert any(name.endswith("_fence_agent") for name in attrs), (fqdn, attrs)
     assert all(avail.double_service == [] for avail in lab.availability(since).values())
     assert lab.violations(since) == []
+
+
+def ledger(lab, pair="oss1"):
+    """The pair's ledger as the master keeps it (read directly: polled every 50 ms), or None."""
+    path = lab.master.root / "cache" / "lustre_upgrade" / "runs" / f"{pair}.json"
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def phase_status(data, name):
+    if not data:
+        return None
+    return next(p["status"] for p in data["phases"] if p["name"] == name)
+
+
+def start_orchestration(lab, pair="oss1", log_path=None):
+    """The user's command as a process of its own session (the test kills it by PID)."""
+    argv = lab.master.cli_argv(
+        "salt-run", ["state.orch", "orch.upgrade_pair", f"pillar={{pair: {pair}}}"]
+    )
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(  # noqa: S603 - fixed argv
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=lab.master.cli_env(),
+            cwd=str(REPO_ROOT),
+            start_new_session=True,
+        )
+    finally:
+        if log_path:
+            out.close()
+
+
+def kill_when(lab, proc, condition, timeout=900):
+    """SIGKILL the orchestration `proc` (its whole session) as soon as `condition(ledger)`
+    holds; returns the ledger seen then. Fails if the run ends first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen = ledger(lab)
+        if condition(seen):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return seen
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended (exit {proc.returncode}) before the kill point")
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    raise AssertionError("the kill point was not reached in time")
