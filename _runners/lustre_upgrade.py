@@ -83,28 +83,13 @@ def _reports_failure(func):
     return wrapper
 
 
-def validate_pair(pair, config):
-    """
-    Return the findings (strings, each naming a pillar key) that make ``pair`` unusable.
-
-    ``config`` is the ``lustre_upgrade`` pillar dictionary; the checks are the library's
-    (``lustre_upgrade_lib.pair_pillar``).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-run lustre_upgrade.validate_pair oss1 '{pairs: {oss1: {nodes: []}}}'
-    """
-    return pair_pillar.validate_pair(pair, config)
-
-
 def preflight(pair=None):
     """
-    Phase 0 of ``orch.upgrade_pair``: check that the pair can be upgraded, change nothing.
+    Phase 0 of ``orch.upgrade_pair`` alone: check that the pair can be upgraded, change
+    nothing. The pillar, both minions, the old cluster's health, targets and constraints,
+    the master's disk space and the repositories, each finding with what clears it.
 
-    Returns a report ``{"pair", "nodes", "inhibitors", "ok"}``; any inhibitor makes the
-    runner fail so the orchestration stops before its first change.
+    Returns ``{"pair", "nodes", "inhibitors", "ok"}``; any inhibitor makes the runner fail.
 
     CLI Example:
 
@@ -117,8 +102,11 @@ def preflight(pair=None):
     nodes = []
     if not inhibitors:
         nodes = [dict(node) for node in config["pairs"][pair]["nodes"]]
-        inhibitors += _check_node_pillars(pair, config, nodes)
-        inhibitors += _check_reachable(nodes)
+        run = pair_upgrade.PairRun(pair, config, _Site(), *_ledger_paths(pair), "preflight")
+        try:
+            inhibitors = run.preflight_findings()
+        except (CommandExecutionError, SaltInvocationError) as exc:
+            inhibitors = [str(exc)]
     report = {"pair": pair, "nodes": nodes, "inhibitors": inhibitors, "ok": not inhibitors}
     if inhibitors:
         __context__["retcode"] = report["retcode"] = 1
@@ -479,6 +467,12 @@ class _Site:
             raise CommandExecutionError(f"state {fun} on {minion} failed: {comment}")
         return ret
 
+    def state_test(self, minion, fun, **kwargs):
+        """The state's prediction (``test=True``); nothing changes."""
+        results = self.call(minion, "state.single", fun, test=True, salt_timeout=600, **kwargs)
+        (ret,) = results.values() if isinstance(results, dict) and len(results) == 1 else ({},)
+        return ret if isinstance(ret, dict) else {"comment": str(results)}
+
     def apply(self, minion, mods, run, timeout):
         # queue: a state run a killed orchestration left behind finishes first.
         kwargs = {"pillar": {"lustre_upgrade_run": run}, "queue": True}
@@ -649,18 +643,24 @@ def plan(pair=None, phase=None):
     found = pair_pillar.validate_pair(pair, config, source=_pillar_source())
     if found:
         return {"result": False, "changes": {}, "comment": "; ".join(found)}
-    ledger_path, _lock = _ledger_paths(pair)
+    ledger_path, lock_path = _ledger_paths(pair)
     ledger = upgrade_ledger.load(ledger_path)
+    run = pair_upgrade.PairRun(pair, config, _Site(), ledger_path, lock_path, "plan")
     if phase == "preflight" and ledger is None:
-        findings = pair_upgrade.PairRun(pair, config, _Site(), ledger_path, _lock, "plan")
-        findings = findings.preflight_findings()
+        findings = run.preflight_findings()
         if findings:
-            return {
-                "result": False,
-                "changes": {},
-                "comment": pair_upgrade.findings_text(pair, findings),
-            }
-    return upgrade_plan.phase_plan(pair, config, ledger, phase)
+            comment = pair_upgrade.findings_text(pair, findings)
+            return {"result": False, "changes": {}, "comment": comment}
+    ret = upgrade_plan.phase_plan(pair, config, ledger, phase)
+    if ret["result"] is None:
+        try:
+            predicted = run.predict(phase)
+        except (CommandExecutionError, SaltInvocationError) as exc:
+            predicted = {"cannot_predict": str(exc)}
+        if predicted:
+            ret["changes"]["predicted"] = predicted
+            ret["comment"] += "\n  predicted: " + json.dumps(predicted, sort_keys=True)
+    return ret
 
 
 def status(pair=None):
@@ -676,7 +676,10 @@ def status(pair=None):
     """
     ledger_path, lock_path = _ledger_paths(pair)
     ledger = upgrade_ledger.load(ledger_path)
-    return upgrade_plan.status(pair, ledger, upgrade_ledger.holder(lock_path))
+    data = upgrade_plan.status(pair, ledger, upgrade_ledger.holder(lock_path))
+    if __opts__.get("output") in (None, "nested", "txt", "text"):
+        return upgrade_plan.render_status(data)
+    return data
 
 
 def report(pair=None):

@@ -132,7 +132,7 @@ class Cutover:
         self.note(target, started=started)
         self.run.update(
             lambda ledger: upgrade_ledger.note_outage(
-                ledger, target, self.new["fqdn"], issued, started
+                ledger, target, self.new["fqdn"], issued, started, phase="cutover"
             )
         )
 
@@ -155,6 +155,6 @@ class Cutover:
             self.note(target, started=started)
             self.run.update(
                 lambda ledger, t=target: upgrade_ledger.note_outage(
-                    ledger, t, self.new["fqdn"], issued, started
+                    ledger, t, self.new["fqdn"], issued, started, phase="cutover"
                 )
             )

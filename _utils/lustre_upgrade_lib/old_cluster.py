@@ -27,8 +27,36 @@ def crm_mon_argv():
     return ["crm_mon", "--one-shot", "--as-xml"]
 
 
-def cib_query_argv():
-    return ["cibadmin", "--query"]
+# The CIB sections the orchestration reads from an old cluster. Never `nodes`: IML keeps
+# the fence agents' passwords in node attributes there, and whatever a node prints to
+# cmd.run_all lands in the master's job cache.
+QUERIED_SCOPES = ("resources", "constraints", "status")
+
+
+def cib_query_argv(scope=None):
+    """``cibadmin --query`` of the whole CIB, or of one section (``--scope``)."""
+    if scope is None:
+        return ["cibadmin", "--query"]
+    if scope not in QUERIED_SCOPES:
+        raise SaltInvocationError(f"CIB scope {scope!r}: use one of {', '.join(QUERIED_SCOPES)}")
+    return ["cibadmin", "--query", "--scope", scope]
+
+
+def assemble_cib(sections):
+    """One ``<cib>`` document from the ``--scope`` queries ``{scope: xml}``, for the CIB
+    model (``cib.parse_cib``), without the sections that were not read."""
+    parts = {scope: (sections.get(scope) or "").strip() for scope in QUERIED_SCOPES}
+    for scope, text in parts.items():
+        if text.startswith("<?xml"):
+            parts[scope] = text.split("?>", 1)[1].strip()
+    return (
+        "<cib><configuration>"
+        + parts["resources"]
+        + parts["constraints"]
+        + "</configuration>"
+        + parts["status"]
+        + "</cib>"
+    )
 
 
 def standby_argv(node, standby=True):

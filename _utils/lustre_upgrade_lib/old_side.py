@@ -25,7 +25,14 @@ def checked(site, minion, argv, timeout=120, allowed=(0,)):
 
 
 def cib_xml(site, minion):
-    return checked(site, minion, old_cluster.cib_query_argv())["stdout"]
+    """The old cluster's resources, constraints and status as one ``<cib>`` (never its
+    node attributes, which hold the fence passwords)."""
+    return old_cluster.assemble_cib(
+        {
+            scope: checked(site, minion, old_cluster.cib_query_argv(scope))["stdout"]
+            for scope in old_cluster.QUERIED_SCOPES
+        }
+    )
 
 
 def crm_mon_xml(site, minion):

@@ -226,7 +226,12 @@ class PairRun:
         for target in moving:
             self.update(
                 lambda ledger, t=target: upgrade_ledger.note_outage(
-                    ledger, t, second["old_name"], stopped, arrived.get(t, time.time())
+                    ledger,
+                    t,
+                    second["old_name"],
+                    stopped,
+                    arrived.get(t, time.time()),
+                    phase="evacuate-node1",
                 )
             )
         old_side.stop_cluster(self.site, first["minion"])
@@ -373,7 +378,7 @@ class PairRun:
             if before.get(target) != nodes:
                 self.update(
                     lambda ledger, t=target, n=nodes: upgrade_ledger.note_outage(
-                        ledger, t, n[0] if n else None, started, ended
+                        ledger, t, n[0] if n else None, started, ended, phase="rebalance"
                     )
                 )
         return {"moved": done["changes"]}
@@ -410,6 +415,62 @@ class PairRun:
         return {
             "members": sorted(members["online"]),
             "placement": {t: nodes for t, nodes in sorted(data["placement"].items())},
+        }
+
+    # ------------------------------------------------------------------ test=True
+    def predict(self, name):
+        """What phase ``name`` would change on the live pair, where that can be read
+        without a change: the targets that would move, or the prediction (``test=True``)
+        of the state it applies on a rebuilt node. None where nothing can be read yet."""
+        first, second = self.nodes
+        rebuilt = {
+            n["minion"]: self.node_state(n["minion"]).get("rebuild") == rebuild_handoff.REBUILT
+            for n in self.nodes
+        }
+        if name in ("evacuate-node1", "cutover") and not rebuilt[second["minion"]]:
+            cluster = old_side.read_cluster(self.site, second["minion"])
+            placement = old_side.placement(cluster, sorted(old_side.targets(cluster)))
+            if name == "evacuate-node1":
+                return {
+                    "would_move_to_" + second["old_name"]: sorted(
+                        t for t, nodes in placement.items() if first["old_name"] in nodes
+                    )
+                }
+            return {"would_cut_over_to_" + first["fqdn"]: sorted(placement)}
+        states = {
+            "new-cluster": "pacemaker.cluster_present",
+            "join-node2": "pacemaker.cluster_present",
+            "rebalance": "pacemaker.rebalanced",
+            "fencing": "pacemaker.fencing_attributes_restored",
+        }
+        if name not in states or not rebuilt[first["minion"]]:
+            return None
+        if name in ("join-node2", "rebalance", "fencing") and not rebuilt[second["minion"]]:
+            return None
+        kwargs = {
+            "new-cluster": lambda: {
+                "name": self.cluster_name,
+                "nodes": [first["fqdn"]],
+                "corosync_conf": self.staged(first, "etc/corosync/corosync.conf"),
+                "rings": self.rings([first]),
+            },
+            "join-node2": lambda: {
+                "name": self.cluster_name,
+                "nodes": [n["fqdn"] for n in self.nodes],
+                "corosync_conf": self.staged(first, "etc/corosync/corosync.conf"),
+                "rings": self.rings(self.nodes),
+            },
+            "rebalance": lambda: {"name": "targets"},
+            "fencing": lambda: {
+                "name": self.staged(first, self.node_state(first["minion"])["backup"]["cib"]),
+                "node_map": self.node_map(),
+            },
+        }[name]()
+        ret = self.site.state_test(first["minion"], states[name], **kwargs)
+        return {
+            "state": states[name],
+            "would_change": ret.get("changes"),
+            "comment": ret.get("comment"),
         }
 
     # ------------------------------------------------------------------ waiting

@@ -60,7 +60,8 @@ def new_cluster_problems(data, members, fqdns, pending_fencing):
     What keeps the new cluster from the runbook's end state: both nodes online members;
     maintenance-mode off; no temporary (``cli-*``) constraint; every target on the node of
     its original ``<target>-primary`` constraint, once; fencing attributes complete.
-    ``data`` is ``pacemaker.read_cib``'s, ``members`` ``pacemaker.membership``'s.
+    ``data`` is ``pacemaker.read_cib``'s, ``members`` ``pacemaker.membership``'s,
+    ``pending_fencing`` ``pacemaker.pending_fencing_attributes``' (names only).
     """
     problems = []
     offline = sorted(set(fqdns) - set(members.get("online") or []))
@@ -84,6 +85,8 @@ def new_cluster_problems(data, members, fqdns, pending_fencing):
             problems.append(
                 f"{rsc['id']} runs on {', '.join(where) or 'no node'}, not on {primary[0]['node']}"
             )
-    if pending_fencing:
-        problems.append(f"fencing attributes not restored: {sorted(pending_fencing)}")
+    for entry in pending_fencing or ():
+        problems.append(
+            f"fencing attributes not restored on {entry['node']}: {', '.join(entry['attributes'])}"
+        )
     return problems

@@ -137,11 +137,12 @@ def finish(ledger, name, status, detail=None, now=None):
     return record
 
 
-def note_outage(ledger, target, node, stopped, started):
-    """One outage of ``target``: from the stop the run issued to the start it verified."""
+def note_outage(ledger, target, node, stopped, started, phase=None):
+    """One outage of ``target`` in ``phase``: from the stop the run issued to the start it
+    verified."""
     entry = ledger["targets"].setdefault(target, {"node": None, "outages": []})
     entry["node"] = node
-    entry["outages"].append({"stopped": stopped, "started": started})
+    entry["outages"].append({"stopped": stopped, "started": started, "phase": phase})
 
 
 # --------------------------------------------------------------------------- the lock

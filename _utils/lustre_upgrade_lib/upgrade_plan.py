@@ -168,3 +168,34 @@ def left_for_admin(ledger):
         f"phase {upcoming} is {record['status']} ({when}): {record['detail'] or 'not started'}",
         f"run salt-run state.orch orch.upgrade_pair pillar='{{pair: {ledger['pair']}}}' again",
     ]
+
+
+def render_status(data):
+    """``status`` as text for the admin's terminal."""
+    pair = data["pair"]
+    if not data["started"]:
+        return f"Pair {pair}: no upgrade run yet (the first phase is the preflight)\n"
+    state = "completed" if data["completed"] else "in progress"
+    lines = [f"Pair {pair}: upgrade {state}"]
+    if data["running"]:
+        lines.append(
+            f"  running: {data['running'].get('run')} (process {data['running'].get('pid')})"
+        )
+    current = data["current"]
+    if current:
+        lines.append(f"  now: {current['title']} ({current['node']}): {current['status']}")
+        if current["status"] in (upgrade_ledger.FAILED, upgrade_ledger.WAITING):
+            lines.append(f"    {current['detail']}")
+    lines.append("")
+    for record in data["phases"]:
+        start = (
+            time.strftime("%H:%M:%S", time.localtime(record["start"])) if record["start"] else ""
+        )
+        took = (
+            f"{record['end'] - record['start']:.1f} s" if record["start"] and record["end"] else ""
+        )
+        lines.append(f"  {record['title']:<34} {record['status']:<8} {start:>8} {took:>9}".rstrip())
+    for minion, node in sorted(data["nodes"].items()):
+        if node.get("rebuild"):
+            lines.append(f"  {minion}: {node['rebuild']}")
+    return "\n".join(lines) + "\n"

@@ -15,7 +15,8 @@ _TITLES = {name: title for name, title, _section in upgrade_ledger.PHASES}
 def build(ledger, placement=None, preferred=None, left_for_admin=()):
     """
     ``{"pair", "completed", "phases": [{"name", "title", "start", "end", "result",
-    "detail"}], "targets": {id: {"node", "preferred", "outages_seconds"}},
+    "detail"}], "targets": {id: {"node", "preferred", "outages_seconds", "outages": [{"phase",
+    "seconds"}]}},
     "left_for_admin": [...]}``. ``placement`` (``{target: [nodes]}``) and ``preferred``
     (``{target: node}``) describe the cluster now; without them the ledger's last known
     node is reported.
@@ -44,6 +45,10 @@ def build(ledger, placement=None, preferred=None, left_for_admin=()):
             "preferred": preferred.get(target),
             "outages_seconds": [
                 round(o["started"] - o["stopped"], 3) for o in entry.get("outages", [])
+            ],
+            "outages": [
+                {"phase": o.get("phase"), "seconds": round(o["started"] - o["stopped"], 3)}
+                for o in entry.get("outages", [])
             ],
         }
     return {

@@ -12,9 +12,12 @@ from lxml import etree
 
 from tests.lab.upgrade_support import (
     EXTENSION_MODULES,
+    EventWatch,
     assert_upgraded,
     cib_epochs,
+    fence_password,
     jobs_on,
+    master_files_holding,
     orchestrate,
     phase_results,
     status,
@@ -65,15 +68,42 @@ def test_the_plan_lists_every_phase_and_changes_nothing(own_lab):
         )
 
 
-def test_the_pair_is_upgraded_end_to_end(own_lab):
+def test_the_pair_is_upgraded_end_to_end(own_lab, tmp_path):
     lab = own_lab
     since = time.time()
+    events = EventWatch(lab, tmp_path / "events.log")
     result, data = orchestrate(lab)
+    fired = events.stop()
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     results = phase_results(data)
     assert list(results) == PHASES
     assert all(ret["result"] is True for ret in results.values()), results
     assert_upgraded(lab, since=since)
+
+    tags = [tag for tag, _data in fired]
+    for name in PHASES[1:]:
+        node = {"1": "oss1-a", "2": "oss1-b"}.get(name[-1], "oss1")
+        node = "oss1-a" if name == "new-cluster" else "oss1-b" if name == "cutover" else node
+        assert f"lustre/upgrade/oss1/{node}/{name}/start" in tags, (name, tags)
+        assert f"lustre/upgrade/oss1/{node}/{name}/done" in tags, (name, tags)
+    for node, phase in (("oss1-a", "rebuild-node1"), ("oss1-b", "rebuild-node2")):
+        verified = [d for t, d in fired if t == f"lustre/upgrade/oss1/{node}/{phase}/verified"]
+        assert verified and verified[-1]["result"] is True, fired
+        assert f"lustre/upgrade/oss1/{node}/{phase}/key-accepted" in tags
+
+    # No secret in the run's returns, events, report, status, job cache or master log.
+    secrets = [lab.spec.hacluster_password, fence_password(lab)]
+    report = lab.salt_run("--out=json", "lustre_upgrade.report", "pair=oss1").stdout
+    state = lab.salt_run("--out=json", "lustre_upgrade.status", "pair=oss1").stdout
+    for secret in secrets:
+        for where, text in (
+            ("orchestration", result.stdout + result.stderr),
+            ("events", json.dumps(fired)),
+            ("report", report),
+            ("status", state),
+        ):
+            assert secret not in text, where
+        assert master_files_holding(lab, secret) == []
 
 
 def test_a_second_run_changes_nothing(own_lab):

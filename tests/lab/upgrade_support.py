@@ -167,3 +167,53 @@ def kill_when(lab, proc, condition, timeout=900):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     raise AssertionError("the kill point was not reached in time")
+
+
+class EventWatch:
+    """`salt-run state.event 'lustre/upgrade/*'` on the master while a test runs: the tags
+    and data the run fires."""
+
+    def __init__(self, lab, path):
+        self.path = path
+        argv = lab.master.cli_argv("salt-run", ["state.event", "lustre/upgrade/*", "pretty=False"])
+        with open(path, "wb") as out:
+            self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+                env=lab.master.cli_env(),
+                cwd=str(REPO_ROOT),
+                start_new_session=True,
+            )
+        time.sleep(3)  # subscribed before the first event
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        events = []
+        for line in self.path.read_text().splitlines():
+            tag, _, data = line.partition("\t")
+            if tag.startswith("lustre/upgrade/"):
+                events.append((tag, json.loads(data) if data else {}))
+        return events
+
+
+def fence_password(lab):
+    """The fence password the new cluster's node attributes hold (read on the node)."""
+    cib = lab.node_exec(lab.spec.nodes[0].minion, ["cibadmin", "--query"], check=True).stdout
+    values = etree.fromstring(cib.encode()).xpath(
+        "//nvpair[contains(@name, '_fence_password')]/@value"
+    )
+    assert values, "no fence password in the new cluster's CIB"
+    return values[0]
+
+
+def master_files_holding(lab, secret):
+    """The master's job cache and log files holding `secret` in clear."""
+    found = []
+    for top in (lab.master.root / "cache" / "jobs", lab.master.log):
+        for path in top.rglob("*"):
+            if path.is_file() and secret.encode() in path.read_bytes():
+                found.append(str(path))
+    return found

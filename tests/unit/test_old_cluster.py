@@ -4,7 +4,7 @@ import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from lustre_upgrade_lib import old_cluster
-from tests.support import REAL_FIXTURES
+from tests.support import REAL_FIXTURES, REPO_ROOT
 
 
 @pytest.mark.parametrize(
@@ -120,3 +120,27 @@ def test_a_damaged_target_file_is_named_with_what_to_do():
     listing = '/var/lib/chroma/targets/0b9bd6a4:{"bdev": "/dev/sdb"\n'
     with pytest.raises(CommandExecutionError, match="targets/0b9bd6a4: not valid JSON"):
         old_cluster.parse_target_store_listing(listing)
+
+
+def test_the_old_cluster_is_read_by_section_without_its_node_attributes():
+    from lustre_upgrade_lib import cib
+
+    full = (REPO_ROOT / "tests" / "fixtures" / "cluster" / "el6-iml-cib-backup.xml").read_text()
+    root = cib.parse_xml(full, "fixture")
+    sections = {
+        scope: cib.to_bytes(root.find(f".//{scope}")).decode()
+        for scope in old_cluster.QUERIED_SCOPES
+    }
+    assert [old_cluster.cib_query_argv(s) for s in old_cluster.QUERIED_SCOPES] == [
+        ["cibadmin", "--query", "--scope", "resources"],
+        ["cibadmin", "--query", "--scope", "constraints"],
+        ["cibadmin", "--query", "--scope", "status"],
+    ]
+    with pytest.raises(SaltInvocationError):
+        old_cluster.cib_query_argv("nodes")
+    assembled = old_cluster.assemble_cib(sections)
+    whole, parts = cib.parse_cib(full), cib.parse_cib(assembled)
+    for key in ("resources", "locations", "placement"):
+        assert parts[key] == whole[key], key
+    assert parts["nodes"] == [] and "_fence_password" not in assembled
+    assert "_fence_password" in full

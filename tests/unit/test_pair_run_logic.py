@@ -196,17 +196,17 @@ PRIMARY = [
 @pytest.mark.parametrize(
     ("data", "online", "pending", "expected"),
     [
-        (_cluster({"MGS": ["a.x"], "OST0": ["b.x"]}, PRIMARY), ["a.x", "b.x"], {}, []),
+        (_cluster({"MGS": ["a.x"], "OST0": ["b.x"]}, PRIMARY), ["a.x", "b.x"], [], []),
         (
             _cluster({"MGS": ["a.x"], "OST0": ["a.x"]}, PRIMARY),
             ["a.x", "b.x"],
-            {},
+            [],
             ["OST0 runs on a.x, not on b.x"],
         ),
         (
             _cluster({"MGS": ["a.x"], "OST0": ["b.x"]}, PRIMARY, "true"),
             ["a.x"],
-            {},
+            [],
             ["not online in the cluster: b.x", "maintenance-mode is still true"],
         ),
         (
@@ -215,10 +215,10 @@ PRIMARY = [
                 [*PRIMARY, {"id": "cli-ban-OST0-on-a.x", "rsc": "OST0", "node": "a.x"}],
             ),
             ["a.x", "b.x"],
-            {"b.x": ["0_fence_agent"]},
+            [{"node": "b.x", "attributes": ["0_fence_password", "0_fence_agent"]}],
             [
                 "temporary constraints left: cli-ban-OST0-on-a.x",
-                "fencing attributes not restored: ['b.x']",
+                "fencing attributes not restored on b.x: 0_fence_password, 0_fence_agent",
             ],
         ),
     ],
@@ -227,3 +227,19 @@ PRIMARY = [
 def test_what_keeps_the_new_cluster_from_the_end_state(data, online, pending, expected):
     members = {"online": online}
     assert state_returns.new_cluster_problems(data, members, ["a.x", "b.x"], pending) == expected
+
+
+def test_the_status_text_says_where_the_run_stands_and_what_to_do():
+    assert "no upgrade run yet" in upgrade_plan.render_status(upgrade_plan.status("oss1", None))
+    ledger = upgrade_ledger.new("oss1", CONFIG["pairs"]["oss1"]["nodes"])
+    ledger["node_state"] = {"oss1-a": {"rebuild": "awaiting-rebuild"}}
+    for name in ("preflight", "backup", "evacuate-node1"):
+        upgrade_ledger.start(ledger, name, now=100.0)
+        upgrade_ledger.finish(ledger, name, upgrade_ledger.DONE, now=104.5)
+    upgrade_ledger.start(ledger, "rebuild-node1")
+    upgrade_ledger.finish(ledger, "rebuild-node1", upgrade_ledger.WAITING, "reinstall oss1-a")
+    text = upgrade_plan.render_status(upgrade_plan.status("oss1", ledger))
+    assert text.startswith("Pair oss1: upgrade in progress\n")
+    assert "  now: 3 rebuild node 1 (oss1-a): waiting\n    reinstall oss1-a\n" in text
+    assert "  1 back up both nodes" in text and "4.5 s" in text
+    assert text.endswith("  oss1-a: awaiting-rebuild\n")

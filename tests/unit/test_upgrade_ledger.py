@@ -103,11 +103,14 @@ def test_bad_phase_names_and_statuses_are_refused():
 
 def test_outages_are_kept_per_target():
     ledger = ledger_lib.new("oss1", NODES)
-    ledger_lib.note_outage(ledger, "MGS_32834e", "oss1-a.lfs.example", 10.0, 12.5)
+    ledger_lib.note_outage(ledger, "MGS_32834e", "oss1-a.lfs.example", 10.0, 12.5, "cutover")
     ledger_lib.note_outage(ledger, "MGS_32834e", "oss1-b.lfs.example", 20.0, 21.0)
     assert ledger["targets"]["MGS_32834e"] == {
         "node": "oss1-b.lfs.example",
-        "outages": [{"stopped": 10.0, "started": 12.5}, {"stopped": 20.0, "started": 21.0}],
+        "outages": [
+            {"stopped": 10.0, "started": 12.5, "phase": "cutover"},
+            {"stopped": 20.0, "started": 21.0, "phase": None},
+        ],
     }
 
 

@@ -8,8 +8,12 @@ def finished_ledger():
     for index, name in enumerate(upgrade_ledger.PHASE_NAMES):
         upgrade_ledger.start(ledger, name, now=1000 + 10 * index)
         upgrade_ledger.finish(ledger, name, upgrade_ledger.DONE, now=1005 + 10 * index)
-    upgrade_ledger.note_outage(ledger, "MGS_32834e", "oss1-a.lfs.example", 1060.0, 1062.25)
-    upgrade_ledger.note_outage(ledger, "MGS_32834e", "oss1-a.lfs.example", 1100.0, 1101.5)
+    upgrade_ledger.note_outage(
+        ledger, "MGS_32834e", "oss1-a.lfs.example", 1060.0, 1062.25, "cutover"
+    )
+    upgrade_ledger.note_outage(
+        ledger, "MGS_32834e", "oss1-a.lfs.example", 1100.0, 1101.5, "rebalance"
+    )
     return ledger
 
 
@@ -32,11 +36,16 @@ def test_the_json_report_has_the_documented_shape():
             "node": "oss1-a.lfs.example",
             "preferred": "oss1-a.lfs.example",
             "outages_seconds": [2.25, 1.5],
+            "outages": [
+                {"phase": "cutover", "seconds": 2.25},
+                {"phase": "rebalance", "seconds": 1.5},
+            ],
         },
         "OST0000_4a7e91": {
             "node": "oss1-b.lfs.example",
             "preferred": "oss1-b.lfs.example",
             "outages_seconds": [],
+            "outages": [],
         },
     }
 
