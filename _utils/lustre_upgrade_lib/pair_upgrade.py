@@ -256,6 +256,7 @@ class PairRun:
         return self.rebuild(self.nodes[1], "rebuild-node2")
 
     def rebuild(self, node, phase):
+        self.require_backup(node, f"handing {node['minion']} over to its rebuild")
         return rebuild_handoff.Handoff(self, node, phase).perform()
 
     # ------------------------------------------------------------------ 4/7b restore, install
