@@ -141,3 +141,71 @@ def findings(health, nodes):
             )
         )
     return found
+
+
+def _member(value):
+    # in_ccm is "true"/"false" up to Pacemaker 2.1.6, a timestamp (or "0") after.
+    return (value or "false").lower() not in ("false", "0", "")
+
+
+def read_cib_health(root_xml, crm_config_xml, status_xml, node_flags, source="cibadmin"):
+    """
+    ``read_crm_mon``'s record, from what a node answers without its node attributes:
+    ``cibadmin --query --no-children`` (quorum, DC), ``--scope crm_config``
+    (maintenance-mode) and ``--scope status`` (membership, failed actions), plus
+    ``node_flags`` ``{node: {"standby": "on"|"off", "maintenance": ...}}`` from
+    ``crm_attribute --query``. crm_mon's XML would carry the node attributes, and IML
+    keeps the fence passwords there.
+    """
+    root = cib.parse_xml(root_xml, f"{source} --no-children")
+    config = cib.parse_xml(crm_config_xml, f"{source} --scope crm_config")
+    status = cib.parse_xml(status_xml, f"{source} --scope status")
+    properties = {}
+    for cps in config.iter("cluster_property_set"):
+        for name, value in cib.set_values(cps).items():
+            properties.setdefault(name, value)
+    by_id, nodes = {}, {}
+    for state in status.iterchildren("node_state"):
+        name = state.get("uname") or state.get("id")
+        by_id[state.get("id")] = name
+        flags = node_flags.get(name) or {}
+        nodes[name] = {
+            "online": _member(state.get("in_ccm"))
+            and state.get("crmd") == "online"
+            and state.get("join") == "member",
+            "standby": (flags.get("standby") or "off").lower() in ("on", "true", "1", "yes"),
+            "maintenance": (flags.get("maintenance") or "off").lower()
+            in ("on", "true", "1", "yes"),
+            "unclean": False,
+            "shutdown": False,
+        }
+    dc = by_id.get(root.get("dc-uuid"))
+    return {
+        "quorum": (root.get("have-quorum") or "0").lower() in _TRUE if dc else None,
+        "dc": dc,
+        "maintenance_mode": (properties.get("maintenance-mode") or "").lower() in _TRUE,
+        "nodes": nodes,
+        "failures": _last_failures(status),
+    }
+
+
+def _last_failures(status):
+    """Pacemaker keeps a resource's last failure per node as ``<rsc>_last_failure_0``."""
+    failures = []
+    for state in status.iterchildren("node_state"):
+        node = state.get("uname") or state.get("id")
+        for op in state.iterfind("lrm/lrm_resources/lrm_resource/lrm_rsc_op"):
+            if not (op.get("id") or "").endswith("_last_failure_0"):
+                continue
+            rsc = op.getparent().get("id")
+            interval = op.get("interval") or "0"
+            failures.append(
+                {
+                    "op_key": f"{rsc}_{op.get('operation')}_{interval}",
+                    "node": node,
+                    "task": op.get("operation"),
+                    "exitstatus": op.get("rc-code"),
+                    "exitreason": op.get("exit-reason") or None,
+                }
+            )
+    return failures

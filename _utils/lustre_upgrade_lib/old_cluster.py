@@ -23,7 +23,10 @@ TARGET_ROLES = ("Started", "Stopped")
 
 
 def crm_mon_argv():
-    """One XML snapshot of the cluster: ``<crm_mon>`` on 1.1, the same legacy format on 2.x."""
+    """One XML snapshot of the cluster: ``<crm_mon>`` on 1.1, the same legacy format on 2.x.
+    Not for the orchestration: its XML carries the node attributes, the fence passwords
+    among them (``cib_root_argv``, the ``--scope`` queries and ``node_flag_argv`` read the
+    same health without them)."""
     return ["crm_mon", "--one-shot", "--as-xml"]
 
 
@@ -40,6 +43,26 @@ def cib_query_argv(scope=None):
     if scope not in QUERIED_SCOPES:
         raise SaltInvocationError(f"CIB scope {scope!r}: use one of {', '.join(QUERIED_SCOPES)}")
     return ["cibadmin", "--query", "--scope", scope]
+
+
+def cib_root_argv():
+    """The CIB's root element alone: have-quorum, dc-uuid, epochs."""
+    return ["cibadmin", "--query", "--no-children"]
+
+
+def crm_config_argv():
+    return ["cibadmin", "--query", "--scope", "crm_config"]
+
+
+def node_flag_argv(node, name):
+    """One node attribute that is never a secret (standby, maintenance), ``off`` if unset."""
+    _name(node, "node")
+    if name not in ("standby", "maintenance"):
+        raise SaltInvocationError(f"node attribute {name!r}: only standby and maintenance")
+    return [
+        "crm_attribute", "--type", "nodes", "--node", node, "--name", name,
+        "--query", "--default", "off", "--quiet",
+    ]  # fmt: skip
 
 
 def assemble_cib(sections):

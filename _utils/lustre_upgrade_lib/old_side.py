@@ -10,7 +10,7 @@ answer. Every check here reads what the node itself reports: Pacemaker's XML, ``
 
 from salt.exceptions import CommandExecutionError
 
-from . import cib, old_cluster
+from . import cib, cluster_health, old_cluster
 
 
 def checked(site, minion, argv, timeout=120, allowed=(0,)):
@@ -35,8 +35,23 @@ def cib_xml(site, minion):
     )
 
 
-def crm_mon_xml(site, minion):
-    return checked(site, minion, old_cluster.crm_mon_argv())["stdout"]
+def health(site, minion, node_names):
+    """``cluster_health``'s record of the old cluster as ``minion`` sees it, read without
+    crm_mon, whose XML carries the node attributes (the fence passwords)."""
+    flags = {
+        node: {
+            name: checked(site, minion, old_cluster.node_flag_argv(node, name))["stdout"].strip()
+            for name in ("standby", "maintenance")
+        }
+        for node in node_names
+    }
+    return cluster_health.read_cib_health(
+        checked(site, minion, old_cluster.cib_root_argv())["stdout"],
+        checked(site, minion, old_cluster.crm_config_argv())["stdout"],
+        checked(site, minion, old_cluster.cib_query_argv("status"))["stdout"],
+        flags,
+        source=f"cibadmin on {minion}",
+    )
 
 
 def read_cluster(site, minion):

@@ -28,11 +28,15 @@ def cluster_findings(crm_mon_xml, cib_xml, node_names, source="old cluster"):
     crm_mon shows them) from an online upgrade, sorted by check then message: the
     cluster's health (``cluster_health.findings``), no target in the CIB, a target
     stopped, active on more than one node or disabled (target-role Stopped), and a
-    location constraint that keeps a target from a node of the pair. Unreadable XML
-    raises CommandExecutionError naming ``source``.
+    location constraint that keeps a target from a node of the pair. ``crm_mon_xml``
+    may also be ``cluster_health``'s health record itself (``read_cib_health``).
+    Unreadable XML raises CommandExecutionError naming ``source``.
     """
     nodes = list(node_names)
-    health = cluster_health.read_crm_mon(crm_mon_xml, f"{source} crm_mon")
+    if isinstance(crm_mon_xml, dict):  # read_cib_health's record, read without crm_mon
+        health = crm_mon_xml
+    else:
+        health = cluster_health.read_crm_mon(crm_mon_xml, f"{source} crm_mon")
     config = _read_cib(cib_xml, f"{source} CIB")
     found = cluster_health.findings(health, nodes)
     targets = [rsc for rsc in config["resources"] if cib.agent_of(rsc) == cib.TARGET_AGENT]

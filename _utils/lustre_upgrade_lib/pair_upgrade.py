@@ -144,10 +144,11 @@ class PairRun:
         if found:
             return found
         first, second = self.nodes
+        names = [first["old_name"], second["old_name"]]
         cluster_findings = pair_preflight.cluster_findings(
-            old_side.crm_mon_xml(self.site, first["minion"]),
+            old_side.health(self.site, first["minion"], names),
             old_side.cib_xml(self.site, first["minion"]),
-            [first["old_name"], second["old_name"]],
+            names,
             source=f"old cluster (read on {first['minion']})",
         )
         space = pair_preflight.disk_space_finding(

@@ -45,7 +45,8 @@ def _steps(pair, config):
     return {
         "preflight": [
             "master: pillar of the pair, both minions answer, disk space for the backups",
-            f"{m1}: crm_mon --one-shot --as-xml; cibadmin --query (health, targets, bans)",
+            f"{m1}: cibadmin --query --no-children and --scope crm_config, status, resources, "
+            "constraints; crm_attribute --query standby, maintenance (health, targets, bans)",
             f"{m1}, {m2}: curl each repository of lustre_upgrade:repos",
         ],
         "backup": [

@@ -115,3 +115,38 @@ def test_this_hosts_mounts_are_read():
     mounts = old_cluster.parse_proc_mounts(res["stdout"])
     assert "/" in {m["mountpoint"] for m in mounts}
     assert old_cluster.served_mountpoints(mounts, ["/proc"]) == ["/proc"]
+
+
+def test_the_health_read_without_node_attributes_is_crm_mons(el6_cib):
+    """The preflight reads an old cluster's health from cibadmin and crm_attribute, never
+    crm_mon (whose XML carries the fence passwords): the same record, on a real EL6 CIB."""
+    nodes = ["ct6-mds1", "ct6-mds2"]
+    assert run(old_cluster.standby_argv("ct6-mds2"), el6_cib)["retcode"] == 0
+
+    def out(argv):
+        res = run(argv, el6_cib)
+        assert res["retcode"] == 0, (argv, res["stderr"])
+        assert "_fence_password" not in res["stdout"], argv
+        return res["stdout"]
+
+    flags = {
+        node: {
+            name: out(old_cluster.node_flag_argv(node, name)).strip()
+            for name in ("standby", "maintenance")
+        }
+        for node in nodes
+    }
+    health = cluster_health.read_cib_health(
+        out(old_cluster.cib_root_argv()),
+        out(old_cluster.crm_config_argv()),
+        out(old_cluster.cib_query_argv("status")),
+        flags,
+    )
+    reference = cluster_health.read_crm_mon(crm_mon(el6_cib))
+    assert health["nodes"] == reference["nodes"]
+    assert health["nodes"]["ct6-mds2"]["standby"] is True
+    assert health["maintenance_mode"] == reference["maintenance_mode"]
+    assert sorted(f["op_key"] for f in health["failures"]) == sorted(
+        f["op_key"] for f in reference["failures"]
+    )
+    assert cluster_health.findings(health, nodes) == cluster_health.findings(reference, nodes)
