@@ -326,20 +326,40 @@ class PairRun:
         rings = {n["fqdn"]: list(n["rings"]) for n in nodes if n.get("rings")}
         return rings if len(rings) == len(nodes) else None
 
-    def phase_new_cluster(self):
+    def cib_backup(self):
+        """Where node 1's restore staged the old cluster's CIB (``cluster-cfg-<host>.xml``)."""
         first = self.nodes[0]
-        present = self.site.state(
-            first["minion"],
-            "pacemaker.cluster_present",
-            name=self.cluster_name,
-            nodes=[first["fqdn"]],
-            corosync_conf=self.staged(first, "etc/corosync/corosync.conf"),
-            rings=self.rings([first]),
-        )
+        return self.staged(first, self.node_state(first["minion"])["backup"]["cib"])
+
+    def state_kwargs(self, name):
+        """The state phase ``name`` applies on node 1 and its arguments (its prediction
+        runs the same), or ``(None, None)``."""
+        first = self.nodes[0]
+        members = self.nodes if name == "join-node2" else [first]
+        if name in ("new-cluster", "join-node2"):
+            return "pacemaker.cluster_present", {
+                "name": self.cluster_name,
+                "nodes": [n["fqdn"] for n in members],
+                "corosync_conf": self.staged(first, "etc/corosync/corosync.conf"),
+                "rings": self.rings(members),
+            }
+        if name == "rebalance":
+            return "pacemaker.rebalanced", {"name": "targets"}
+        if name == "fencing":
+            fencing = {"name": self.cib_backup(), "node_map": self.node_map()}
+            return "pacemaker.fencing_attributes_restored", fencing
+        return None, None
+
+    def apply_state(self, name):
+        fun, kwargs = self.state_kwargs(name)
+        return self.site.state(self.nodes[0]["minion"], fun, **kwargs)
+
+    def phase_new_cluster(self):
+        present = self.apply_state("new-cluster")
         restored = self.site.state(
-            first["minion"],
+            self.nodes[0]["minion"],
             "pacemaker.cib_restored",
-            name=self.staged(first, self.node_state(first["minion"])["backup"]["cib"]),
+            name=self.cib_backup(),
             node_map=self.node_map(),
         )
         return {"cluster": present["changes"], "cib": restored["changes"]}
@@ -357,23 +377,14 @@ class PairRun:
 
     # ------------------------------------------------------------------ 7c join node 2
     def phase_join_node2(self):
-        first = self.nodes[0]
-        joined = self.site.state(
-            first["minion"],
-            "pacemaker.cluster_present",
-            name=self.cluster_name,
-            nodes=[n["fqdn"] for n in self.nodes],
-            corosync_conf=self.staged(first, "etc/corosync/corosync.conf"),
-            rings=self.rings(self.nodes),
-        )
-        return {"cluster": joined["changes"]}
+        return {"cluster": self.apply_state("join-node2")["changes"]}
 
     # ------------------------------------------------------------------ 8, 9, 10
     def phase_rebalance(self):
         first = self.nodes[0]
         before = self.site.call(first["minion"], "pacemaker.status")["placement"]
         started = time.time()
-        done = self.site.state(first["minion"], "pacemaker.rebalanced", name="targets")
+        done = self.apply_state("rebalance")
         ended = time.time()
         after = self.site.call(first["minion"], "pacemaker.status")["placement"]
         for target, nodes in after.items():
@@ -386,13 +397,7 @@ class PairRun:
         return {"moved": done["changes"]}
 
     def phase_fencing(self):
-        first = self.nodes[0]
-        done = self.site.state(
-            first["minion"],
-            "pacemaker.fencing_attributes_restored",
-            name=self.staged(first, self.node_state(first["minion"])["backup"]["cib"]),
-            node_map=self.node_map(),
-        )
+        done = self.apply_state("fencing")
         return {"fencing": sorted(done["changes"]) if done["changes"] else []}
 
     def phase_verify(self):
@@ -401,10 +406,7 @@ class PairRun:
         data = self.site.call(minion, "pacemaker.read_cib")
         members = self.site.call(minion, "pacemaker.membership")
         pending = self.site.call(
-            minion,
-            "pacemaker.pending_fencing_attributes",
-            self.staged(first, self.node_state(minion)["backup"]["cib"]),
-            self.node_map(),
+            minion, "pacemaker.pending_fencing_attributes", self.cib_backup(), self.node_map()
         )
         problems = state_returns.new_cluster_problems(
             data, members, [n["fqdn"] for n in self.nodes], pending
@@ -439,41 +441,13 @@ class PairRun:
                     )
                 }
             return {"would_cut_over_to_" + first["fqdn"]: sorted(placement)}
-        states = {
-            "new-cluster": "pacemaker.cluster_present",
-            "join-node2": "pacemaker.cluster_present",
-            "rebalance": "pacemaker.rebalanced",
-            "fencing": "pacemaker.fencing_attributes_restored",
-        }
-        if name not in states or not rebuilt[first["minion"]]:
+        fun, kwargs = self.state_kwargs(name)
+        if fun is None or not rebuilt[first["minion"]]:
             return None
-        if name in ("join-node2", "rebalance", "fencing") and not rebuilt[second["minion"]]:
+        if name != "new-cluster" and not rebuilt[second["minion"]]:
             return None
-        kwargs = {
-            "new-cluster": lambda: {
-                "name": self.cluster_name,
-                "nodes": [first["fqdn"]],
-                "corosync_conf": self.staged(first, "etc/corosync/corosync.conf"),
-                "rings": self.rings([first]),
-            },
-            "join-node2": lambda: {
-                "name": self.cluster_name,
-                "nodes": [n["fqdn"] for n in self.nodes],
-                "corosync_conf": self.staged(first, "etc/corosync/corosync.conf"),
-                "rings": self.rings(self.nodes),
-            },
-            "rebalance": lambda: {"name": "targets"},
-            "fencing": lambda: {
-                "name": self.staged(first, self.node_state(first["minion"])["backup"]["cib"]),
-                "node_map": self.node_map(),
-            },
-        }[name]()
-        ret = self.site.state_test(first["minion"], states[name], **kwargs)
-        return {
-            "state": states[name],
-            "would_change": ret.get("changes"),
-            "comment": ret.get("comment"),
-        }
+        ret = self.site.state_test(first["minion"], fun, **kwargs)
+        return {"state": fun, "would_change": ret.get("changes"), "comment": ret.get("comment")}
 
     # ------------------------------------------------------------------ waiting
     def _wait(self, predicate, timeout, what, interval=2.0):

@@ -47,7 +47,7 @@ def test_a_killed_run_resumes_and_ends_with_the_pair_upgraded(
     lab = own_lab
     seen = []
     for number, point in enumerate(kill_points):
-        proc = start_orchestration(lab, log_path=tmp_path / f"run{number}.log")
+        proc = start_orchestration(lab, tmp_path / f"run{number}.log")
         seen.append(kill_when(lab, proc, point))
         assert status(lab)["running"] is None  # the kernel released the killed run's lock
     # The kills landed where they were meant to.

@@ -130,25 +130,25 @@ def phase_status(data, name):
     return next(p["status"] for p in data["phases"] if p["name"] == name)
 
 
-def start_orchestration(lab, pair="oss1", log_path=None):
-    """The user's command as a process of its own session (the test kills it by PID)."""
-    argv = lab.master.cli_argv(
-        "salt-run", ["state.orch", "orch.upgrade_pair", f"pillar={{pair: {pair}}}"]
-    )
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    try:
+def salt_run_process(lab, args, log_path, stderr=subprocess.STDOUT):
+    """`salt-run ARGS` in the master's context as a process of its own session (the test
+    ends it by PID), its output into `log_path`."""
+    with open(log_path, "ab") as out:
         return subprocess.Popen(  # noqa: S603 - fixed argv
-            argv,
+            lab.master.cli_argv("salt-run", list(args)),
             stdin=subprocess.DEVNULL,
             stdout=out,
-            stderr=subprocess.STDOUT,
+            stderr=stderr,
             env=lab.master.cli_env(),
             cwd=str(REPO_ROOT),
             start_new_session=True,
         )
-    finally:
-        if log_path:
-            out.close()
+
+
+def start_orchestration(lab, log_path, pair="oss1"):
+    """The user's command, to be killed by the test."""
+    args = ["state.orch", "orch.upgrade_pair", f"pillar={{pair: {pair}}}"]
+    return salt_run_process(lab, args, log_path)
 
 
 def kill_when(lab, proc, condition, timeout=900):
@@ -175,17 +175,8 @@ class EventWatch:
 
     def __init__(self, lab, path):
         self.path = path
-        argv = lab.master.cli_argv("salt-run", ["state.event", "lustre/upgrade/*", "pretty=False"])
-        with open(path, "wb") as out:
-            self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.DEVNULL,
-                env=lab.master.cli_env(),
-                cwd=str(REPO_ROOT),
-                start_new_session=True,
-            )
+        args = ["state.event", "lustre/upgrade/*", "pretty=False"]
+        self.proc = salt_run_process(lab, args, path, stderr=subprocess.DEVNULL)
         time.sleep(3)  # subscribed before the first event
 
     def stop(self):
