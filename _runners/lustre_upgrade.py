@@ -602,7 +602,7 @@ def _pair_run(pair):
     config = _pillar().get("lustre_upgrade")
     found = pair_pillar.validate_pair(pair, config, source=_pillar_source())
     if found:
-        raise SaltInvocationError("; ".join(found))
+        raise SaltInvocationError(pair_upgrade.findings_text(pair, found))
     ledger_path, lock_path = _ledger_paths(pair)
     run_id = f"{socket.gethostname()}:{os.getpid()}"
     return pair_upgrade.PairRun(pair, config, _Site(), ledger_path, lock_path, run_id)
@@ -642,7 +642,7 @@ def plan(pair=None, phase=None):
     config = _pillar().get("lustre_upgrade")
     found = pair_pillar.validate_pair(pair, config, source=_pillar_source())
     if found:
-        return {"result": False, "changes": {}, "comment": "; ".join(found)}
+        return {"result": False, "changes": {}, "comment": pair_upgrade.findings_text(pair, found)}
     ledger_path, lock_path = _ledger_paths(pair)
     ledger = upgrade_ledger.load(ledger_path)
     run = pair_upgrade.PairRun(pair, config, _Site(), ledger_path, lock_path, "plan")

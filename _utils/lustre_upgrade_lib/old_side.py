@@ -19,7 +19,8 @@ def checked(site, minion, argv, timeout=120, allowed=(0,)):
     if ret.get("retcode") not in allowed:
         raise CommandExecutionError(
             f"`{' '.join(argv)}` on {minion} failed (exit {ret.get('retcode')}): "
-            f"{(ret.get('stderr') or ret.get('stdout') or '').strip()[:500]}"
+            # One line: a finding or a phase's comment holds it.
+            f"{' '.join((ret.get('stderr') or ret.get('stdout') or '').split())[:500]}"
         )
     return ret
 
@@ -38,6 +39,9 @@ def cib_xml(site, minion):
 def health(site, minion, node_names):
     """``cluster_health``'s record of the old cluster as ``minion`` sees it, read without
     crm_mon, whose XML carries the node attributes (the fence passwords)."""
+    root = checked(site, minion, old_cluster.cib_root_argv())["stdout"]
+    crm_config = checked(site, minion, old_cluster.crm_config_argv())["stdout"]
+    status = checked(site, minion, old_cluster.cib_query_argv("status"))["stdout"]
     flags = {
         node: {
             name: checked(site, minion, old_cluster.node_flag_argv(node, name))["stdout"].strip()
@@ -46,9 +50,9 @@ def health(site, minion, node_names):
         for node in node_names
     }
     return cluster_health.read_cib_health(
-        checked(site, minion, old_cluster.cib_root_argv())["stdout"],
-        checked(site, minion, old_cluster.crm_config_argv())["stdout"],
-        checked(site, minion, old_cluster.cib_query_argv("status"))["stdout"],
+        root,
+        crm_config,
+        status,
         flags,
         source=f"cibadmin on {minion}",
     )

@@ -145,12 +145,18 @@ class PairRun:
             return found
         first, second = self.nodes
         names = [first["old_name"], second["old_name"]]
-        cluster_findings = pair_preflight.cluster_findings(
-            old_side.health(self.site, first["minion"], names),
-            old_side.cib_xml(self.site, first["minion"]),
-            names,
-            source=f"old cluster (read on {first['minion']})",
-        )
+        try:
+            cluster_findings = pair_preflight.cluster_findings(
+                old_side.health(self.site, first["minion"], names),
+                old_side.cib_xml(self.site, first["minion"]),
+                names,
+                source=f"old cluster (read on {first['minion']})",
+            )
+        except CommandExecutionError as exc:
+            return [
+                f"the old cluster cannot be read on {first['minion']}: {exc}: check that "
+                "Pacemaker runs there (service pacemaker status; crm_mon -1)"
+            ]
         space = pair_preflight.disk_space_finding(
             self.site.free_bytes(), self.min_free_mib() << 20, self.site.backup_root()
         )

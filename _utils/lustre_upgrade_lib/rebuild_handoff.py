@@ -118,6 +118,7 @@ class Handoff:
             "new_fingerprint": state.get("new_fingerprint"),
             "os": f"{(state.get('grains') or {}).get('os_family')} "
             f"{(state.get('grains') or {}).get('osmajorrelease')}",
+            "key": f"the new key was accepted once; {fingerprint_advice(self.minion)}",
         }
 
     def hand_off(self):

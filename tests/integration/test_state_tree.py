@@ -572,11 +572,13 @@ HA_STEPS = [
 
 def test_ha_installs_the_cluster_and_opens_the_firewall_in_runbook_order(call):
     states = by_id(low_chunks(call, "lustre.ha", node_pillar("ldiskfs")))
+    # EL7 has no package named fence-agents (only a Provides of fence-agents-all, which
+    # pkg.installed cannot verify as installed): the runbook's set by its real name.
     assert states["lustre-ha-cluster-packages-installed"]["pkgs"] == [
         "pcs",
         "pacemaker",
         "corosync",
-        "fence-agents",
+        "fence-agents-all",
     ]
     permanent = states["lustre-ha-firewall-high-availability-permanent"]
     assert (permanent["state"], permanent["fun"]) == ("firewalld", "present")
@@ -996,7 +998,7 @@ def test_the_pending_reports_name_the_missing_lustre_ha_and_agent_packages(call,
     pillar = node_pillar("zfs", evacuated_node=None)
     for sls, ident, names in [
         ("lustre.server", PENDING_REPORTS[1], RUNBOOK["zfs"]["packages"]),
-        ("lustre.ha", PENDING_REPORTS[2], ["pcs", "pacemaker", "corosync", "fence-agents"]),
+        ("lustre.ha", PENDING_REPORTS[2], ["pcs", "pacemaker", "corosync", "fence-agents-all"]),
         ("iml.agent", PENDING_REPORTS[3], ["chroma-agent", "chroma-diagnostics"]),
     ]:
         result = pending(call, sls, ident, pillar)
@@ -1064,7 +1066,7 @@ def test_every_state_file_renders_together_without_id_conflicts(call):
 def test_top_file_gives_pillar_nodes_the_server_configuration(call, salt_cli, minions):
     ret = salt_cli.run("state.show_top", minion_tgt="oss1-a")
     assert ret.returncode == 0, ret
-    assert ret.data == {"base": ["lustre.server", "lustre.ha", "iml.agent"]}
+    assert ret.data == {"base": ["lustre.extension", "lustre.server", "lustre.ha", "iml.agent"]}
     ret = call("state.show_top")
     assert ret.returncode == 0, ret
     assert ret.data == {}
