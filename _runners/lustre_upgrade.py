@@ -655,8 +655,8 @@ def plan(pair=None, phase=None):
     if ret["result"] is None:
         try:
             predicted = run.predict(phase)
-        except (CommandExecutionError, SaltInvocationError) as exc:
-            predicted = {"cannot_predict": str(exc)}
+        except Exception as exc:  # noqa: BLE001 - a prediction is best effort, the plan stands
+            predicted = {"cannot_predict": f"{type(exc).__name__}: {exc}"}
         if predicted:
             ret["changes"]["predicted"] = predicted
             ret["comment"] += "\n  predicted: " + json.dumps(predicted, sort_keys=True)

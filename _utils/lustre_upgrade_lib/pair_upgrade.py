@@ -29,6 +29,8 @@ CUTOVER_MODES = ("per-target", "all-at-once")
 LUSTRE_KERNEL_STATE = "lustre-server-running-lustre-kernel"
 REBOOT_STATE = "lustre-server-reboot-into-lustre-kernel"
 MIN_FREE_MIB = 256
+# The phases that apply one state on node 1 (state_kwargs), predictable once it is rebuilt.
+STATE_PHASES = ("new-cluster", "join-node2", "rebalance", "fencing")
 
 
 class PairRun:
@@ -447,11 +449,11 @@ class PairRun:
                     )
                 }
             return {"would_cut_over_to_" + first["fqdn"]: sorted(placement)}
-        fun, kwargs = self.state_kwargs(name)
-        if fun is None or not rebuilt[first["minion"]]:
+        if name not in STATE_PHASES or not rebuilt[first["minion"]]:
             return None
         if name != "new-cluster" and not rebuilt[second["minion"]]:
             return None
+        fun, kwargs = self.state_kwargs(name)
         ret = self.site.state_test(first["minion"], fun, **kwargs)
         return {"state": fun, "would_change": ret.get("changes"), "comment": ret.get("comment")}
 

@@ -243,3 +243,15 @@ def test_the_status_text_says_where_the_run_stands_and_what_to_do():
     assert "  now: 3 rebuild node 1 (oss1-a): waiting\n    reinstall oss1-a\n" in text
     assert "  1 back up both nodes" in text and "4.5 s" in text
     assert text.endswith("  oss1-a: awaiting-rebuild\n")
+
+
+@pytest.mark.parametrize("phase", ["backup", "new-cluster", "join-node2", "rebalance", "fencing"])
+def test_nothing_is_predicted_for_a_node_not_rebuilt_yet(tmp_path, phase):
+    """Before the run (no ledger) or before the rebuild, a state phase has nothing to
+    predict from: the plan shows its steps only, and asks no node."""
+    fresh = PairRun(
+        "oss1", CONFIG, KeyStore(), str(tmp_path / "n.json"), str(tmp_path / "n.lock"), "p"
+    )
+    assert fresh.predict(phase) is None
+    started = _run(tmp_path, KeyStore(), {"rebuild": rebuild_handoff.AWAITING})
+    assert started.predict(phase) is None
