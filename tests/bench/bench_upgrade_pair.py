@@ -32,7 +32,7 @@ def _phase_windows(report):
 def _prober_outages(lab, target, start, end):
     avail = lab.availability(start, end)
     entry = avail.get(target.name)
-    return [o["duration"] for o in (entry.outages if entry else [])] if entry else []
+    return [outage.duration for outage in entry.outages] if entry else []
 
 
 def main():
