@@ -28,7 +28,15 @@ from .config import LAB_DIR, LabSpec, build_spec
 from .labd import request as labd_request
 from .master import Master
 from .node import Node
-from .proc import child_pids, kill_recorded, nsenter_argv, run, same_process, wait_gone
+from .proc import (
+    CommandError,
+    child_pids,
+    kill_recorded,
+    nsenter_argv,
+    run,
+    same_process,
+    wait_gone,
+)
 from .state import (
     STATE_NAME,
     RunState,
@@ -427,14 +435,29 @@ class Lab:
     def preferred_placement(self):
         return {t.name: [self.spec.node(str(t.primary)).old_name] for t in self.spec.targets}
 
-    def restore_baseline(self, timeout=180):
+    def restore_baseline(self, timeout=240):
         """Both nodes on and online, no standby, no failures, every target on its
         preferred node: the state a test starts from."""
         deadline = time.monotonic() + timeout
+        while True:
+            booted = {minion: self.node_pid(minion) for minion in self.nodes}
+            try:
+                return self._restore_baseline(deadline)
+            except (CommandError, LabError):
+                # A node that rejoined after a test's fence may fence its peer at start-up
+                # (dc-deadtime, see `up`); the victim's commands die with it. Only that is
+                # retried: the same nodes still up means a real failure.
+                now = {minion: self.node_pid(minion) for minion in self.nodes}
+                if now == booted or time.monotonic() >= deadline:
+                    raise
+                log(f"run {self.run_id}: a node was fenced during the baseline restore: {now}")
+                self.wait_cluster_settled(deadline=deadline, recover=True)
+
+    def _restore_baseline(self, deadline):
         for minion in self.nodes:
             if self.node_pid(minion) is None:
                 self.power(minion, "on")
-        self.wait_cluster_settled(deadline=deadline)
+        self.wait_cluster_settled(deadline=deadline, recover=True)
         first = next(iter(self.nodes))
         self.node_exec(first, ["pcs", "node", "unstandby", "--all"], check=True)
         self.node_exec(first, ["crm_resource", "--cleanup", "--quiet"])
