@@ -9,11 +9,17 @@ problem at once and decides. Remedies are commands EL6's Pacemaker 1.1 has
 these findings are about, and their pcs (if any) is not the one this extension speaks.
 """
 
+import json
+
 from salt.exceptions import CommandExecutionError
 
-from . import cib, cluster_health
+from . import cib, cluster_health, iml_repos
 
 MIB = 1024 * 1024
+# The manager release the new servers' agents speak to (IML 4.0): phase 4 installs their agent
+# from its repository, so the pair waits for the manager's own upgrade.
+MANAGER_RELEASE_MAJOR = 4
+MANAGER_HEALTH_PATH = "/api/health"
 _MON_ROOTS = ("crm_mon", "pacemaker-result")
 
 
@@ -178,3 +184,88 @@ def finding_text(finding):
 def inhibitors(findings):
     """The findings that stop the run (severity inhibitor), in their order."""
     return [found for found in findings if found["severity"] == cluster_health.INHIBITOR]
+
+
+def manager_urls(fqdn, port=None):
+    """(agent repository file, health) URLs of the manager, as the servers reach it."""
+    repo_url = iml_repos.agent_repo_url(fqdn, port)
+    return repo_url, repo_url.split("/repo/", 1)[0] + MANAGER_HEALTH_PATH
+
+
+def manager_probe_argv(url, client_certificate, cert_dir=iml_repos.CERT_DIR):
+    """curl of ``url`` trusting the manager's CA; with the node's IML client certificate when
+    ``client_certificate``. Core ``cmd.run_all`` runs it on an EL6 server too."""
+    ca, cert, key = iml_repos.client_files(cert_dir)
+    argv = ["curl", "-sSf", "--max-time", "15", "--cacert", ca]
+    if client_certificate:
+        argv += ["--cert", cert, "--key", key]
+    return [*argv, url]
+
+
+def manager_findings(fqdn, minion, repo_ret, health_ret, port=None):
+    """
+    What keeps the pair from starting while its manager is not the upgraded one, as
+    ``minion`` sees it: ``repo_ret`` and ``health_ret`` are the ``cmd.run_all`` returns of
+    ``manager_probe_argv`` on the agent repository file (client certificate) and on the
+    health URL.
+    """
+    repo_url, health_url = manager_urls(fqdn, port)
+    upgrade = "upgrade the manager first: salt-run state.orch orch.upgrade_manager"
+    found = []
+    if repo_ret.get("retcode") != 0:
+        found.append(
+            cluster_health.finding(
+                "manager-repo",
+                f"{repo_url} does not answer {minion} with its IML client certificate: "
+                f"{_curl_error(repo_ret)}",
+                f"check that the manager runs (chroma-config status on {fqdn}), that "
+                f"{fqdn} resolves on {minion}, and that {minion}'s "
+                f"{iml_repos.CERT_DIR}/self.crt is the one the manager issued",
+            )
+        )
+    if health_ret.get("retcode") != 0:
+        found.append(
+            cluster_health.finding(
+                "manager-health",
+                f"{health_url} does not answer {minion}: {_curl_error(health_ret)}",
+                f"check that the manager and its database run on {fqdn} (chroma-config "
+                f"status; service postgresql status), or {upgrade}",
+            )
+        )
+        return found
+    try:
+        health = json.loads(health_ret.get("stdout") or "")
+        release = str(health["release"])
+        major = int(release.split(".", 1)[0])
+    except (ValueError, KeyError, TypeError):
+        found.append(
+            cluster_health.finding(
+                "manager-health",
+                f"{health_url} answers {minion} without a release: not an IML manager",
+                f"check that lustre_upgrade:manager:fqdn ({fqdn}) names the IML manager",
+            )
+        )
+        return found
+    if major < MANAGER_RELEASE_MAJOR:
+        found.append(
+            cluster_health.finding(
+                "manager-release",
+                f"the IML manager {fqdn} runs release {release}, not "
+                f"{MANAGER_RELEASE_MAJOR}.x: the new servers' agents need the upgraded manager",
+                upgrade,
+            )
+        )
+    elif health.get("schema_current") is not True:
+        found.append(
+            cluster_health.finding(
+                "manager-schema",
+                f"the IML manager {fqdn} runs release {release} on a database it has not "
+                f"migrated (schema {health.get('schema_version')})",
+                f"run `chroma-config setup` on {fqdn}, or {upgrade}",
+            )
+        )
+    return found
+
+
+def _curl_error(ret):
+    return (ret.get("stderr") or ret.get("stdout") or f"exit {ret.get('retcode')}").strip()

@@ -22,7 +22,15 @@ import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from . import cutover, old_side, pair_preflight, rebuild_handoff, state_returns, upgrade_ledger
+from . import (
+    cluster_health,
+    cutover,
+    old_side,
+    pair_preflight,
+    rebuild_handoff,
+    state_returns,
+    upgrade_ledger,
+)
 from .rebuild_handoff import Waiting
 
 CUTOVER_MODES = ("per-target", "all-at-once")
@@ -164,7 +172,31 @@ class PairRun:
         )
         inhibiting = pair_preflight.inhibitors(cluster_findings + ([space] if space else []))
         found = [pair_preflight.finding_text(finding) for finding in inhibiting]
+        found += [pair_preflight.finding_text(f) for f in self.manager_findings()]
         return found + self.site.unreachable_repos([n["minion"] for n in self.nodes])
+
+    def manager_findings(self):
+        """The manager is the upgraded one and answers both nodes' client certificates."""
+        fqdn = (self.config.get("manager") or {}).get("fqdn")
+        if not fqdn or not isinstance(fqdn, str):
+            return [
+                cluster_health.finding(
+                    "manager-pillar",
+                    "pillar lustre_upgrade:manager:fqdn is missing",
+                    "give the name the servers reach the IML manager by "
+                    "(https://<fqdn>/repo/Manager-for-Lustre.repo)",
+                )
+            ]
+        repo_url, health_url = pair_preflight.manager_urls(fqdn)
+        found = []
+        for node in self.nodes:
+            minion = node["minion"]
+            repo = self.site.run_argv(minion, pair_preflight.manager_probe_argv(repo_url, True))
+            health = self.site.run_argv(
+                minion, pair_preflight.manager_probe_argv(health_url, False)
+            )
+            found += pair_preflight.manager_findings(fqdn, minion, repo, health)
+        return found
 
     def min_free_mib(self):
         return int((self.config.get("backup") or {}).get("min_free_mib", MIN_FREE_MIB))

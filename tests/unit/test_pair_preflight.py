@@ -1,6 +1,8 @@
 """The preflight of one pair read from the old cluster's crm_mon and CIB: every finding
 at once, each with the EL6 command that fixes it."""
 
+import json
+
 import pytest
 from salt.exceptions import CommandExecutionError
 
@@ -369,3 +371,76 @@ def test_a_real_el7_snapshot_with_failures_is_not_taken_for_a_cib(real_fixtures)
     mon = (REAL_FIXTURES / "iml" / "vagrant_fixture.xml").read_text()
     with pytest.raises(CommandExecutionError, match="is crm_mon XML, not a CIB"):
         pair_preflight.cluster_findings(mon, mon, ["oss1.local", "oss2.local"])
+
+
+def _ran(retcode=0, stdout="", stderr=""):
+    return {"retcode": retcode, "stdout": stdout, "stderr": stderr, "pid": 1}
+
+
+HEALTH_4 = json.dumps(
+    {"release": "4.0.10.2", "schema_version": "0020_iml_4_0", "schema_current": True}
+)
+
+
+@pytest.mark.parametrize(
+    ("repo", "health", "checks", "words"),
+    [
+        pytest.param(_ran(), _ran(stdout=HEALTH_4), [], [], id="upgraded-and-reachable"),
+        pytest.param(
+            _ran(),
+            _ran(stdout=json.dumps({"release": "2.4.2.7", "schema_current": True})),
+            ["manager-release"],
+            ["runs release 2.4.2.7", "orch.upgrade_manager"],
+            id="old-release",
+        ),
+        pytest.param(
+            _ran(),
+            _ran(stdout=json.dumps({"release": "4.0.10.2", "schema_version": "0129_ee"})),
+            ["manager-schema"],
+            ["not migrated", "0129_ee", "chroma-config setup"],
+            id="not-migrated",
+        ),
+        pytest.param(
+            _ran(35, stderr="curl: (35) alert certificate required"),
+            _ran(stdout=HEALTH_4),
+            ["manager-repo"],
+            ["Manager-for-Lustre.repo", "oss1-a", "alert certificate required", "self.crt"],
+            id="client-certificate-refused",
+        ),
+        pytest.param(
+            _ran(6, stderr="curl: (6) Could not resolve host"),
+            _ran(6, stderr="curl: (6) Could not resolve host"),
+            ["manager-repo", "manager-health"],
+            ["/api/health", "Could not resolve host", "resolves on oss1-a"],
+            id="unreachable",
+        ),
+        pytest.param(
+            _ran(),
+            _ran(stdout="<html>nginx</html>"),
+            ["manager-health"],
+            ["without a release", "lustre_upgrade:manager:fqdn"],
+            id="not-an-iml-manager",
+        ),
+    ],
+)
+def test_the_pair_waits_for_an_upgraded_manager_its_nodes_reach(repo, health, checks, words):
+    found = pair_preflight.manager_findings("iml.lab.example", "oss1-a", repo, health)
+
+    assert [f["check"] for f in found] == checks
+    assert all(f["severity"] == cluster_health.INHIBITOR for f in found)
+    text = "\n".join(pair_preflight.finding_text(f) for f in found)
+    for word in words:
+        assert word in text
+
+
+def test_the_manager_probes_trust_its_ca_and_present_the_client_certificate_only_to_the_repo():
+    repo_url, health_url = pair_preflight.manager_urls("iml.lab.example")
+
+    assert repo_url == "https://iml.lab.example/repo/Manager-for-Lustre.repo"
+    assert health_url == "https://iml.lab.example/api/health"
+    with_cert = pair_preflight.manager_probe_argv(repo_url, True)
+    assert with_cert[-1] == repo_url
+    assert with_cert[with_cert.index("--cacert") + 1] == "/var/lib/chroma/authority.crt"
+    assert with_cert[with_cert.index("--cert") + 1] == "/var/lib/chroma/self.crt"
+    assert with_cert[with_cert.index("--key") + 1] == "/var/lib/chroma/private.pem"
+    assert "--cert" not in pair_preflight.manager_probe_argv(health_url, False)
