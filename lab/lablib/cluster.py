@@ -192,7 +192,7 @@ def hosts_file(spec):
     lines = [
         "127.0.0.1   localhost localhost.localdomain",
         "::1         localhost localhost.localdomain",
-        f"{spec.hub}  {spec.manager_fqdn} {spec.manager_fqdn.split('.', 1)[0]}",
+        f"{spec.manager_address}  {spec.manager_fqdn} {spec.manager_fqdn.split('.', 1)[0]}",
     ]
     for node in spec.nodes:
         lines.append(f"{node.rings[0]}  {node.fqdn} {node.old_name}")
@@ -248,8 +248,9 @@ def _write_private(path, text):
 
 def manager_pki(run_dir, fqdn):
     """Create the run's manager PKI under <run_dir>/manager/ (0700, root's): ca.key (0600;
-    it never leaves the run dir), ca.crt, and the server certificate of `fqdn` (server.key
-    0600, server.crt, SAN DNS:<fqdn>) that labd's HTTPS presents. Returns the directory."""
+    besides the run dir only on the manager node, as its authority.pem), ca.crt, and the
+    server certificate of `fqdn` (server.key 0600, server.crt, SAN DNS:<fqdn>) that the
+    manager node's HTTPS presents (its manager.crt/.pem). Returns the directory."""
     directory = Path(run_dir) / MANAGER_DIR
     directory.mkdir(mode=0o700)
     os.chmod(directory, 0o700)
@@ -346,7 +347,8 @@ def provision_old_node(node, spec, cib_text, manager_dir):
     # IML's agent state and target store.
     node.mkdir("/var/lib/chroma", mode=0o755)
     # The agent registered with the manager under its FQDN (its CSR's CN); the manager's
-    # CA signed it. The CA's key stays with the manager (the run dir), never on a node.
+    # CA signed it. The CA's key stays with the manager (the run dir, the manager node),
+    # never on a server.
     key, cert, authority = chroma_certificates(ns.fqdn, manager_dir)
     node.write("/var/lib/chroma/private.pem", key, mode=0o600)
     node.write("/var/lib/chroma/self.crt", cert)

@@ -87,7 +87,33 @@ class LabSpec:
     life: str = "el6"
     mmp_delay: float = 10.0
     fence_power_on_delay: float = 20.0
-    manager_port: int = 443  # the lab manager's HTTPS (IML's agent repository)
+    # The IML manager node (not a node of the pair): minion id, address on the hub's
+    # bridge, the life it starts in (lab.toml [manager]).
+    manager_minion: str = "mgr"
+    manager_address: str = "10.213.0.10"
+    manager_life: str = "el6"
+
+    @property
+    def manager(self):
+        """The manager node as a NodeSpec (index 0: not a node of the pair)."""
+        return NodeSpec(
+            index=0,
+            minion=self.manager_minion,
+            old_name=self.manager_fqdn.split(".", 1)[0],
+            fqdn=self.manager_fqdn,
+            rings=(self.manager_address,),
+        )
+
+    @property
+    def machines(self):
+        """Every node of the lab: the pair's, then the manager."""
+        return (*self.nodes, self.manager)
+
+    def machine(self, name):
+        """A node of the pair (see node()) or the manager node (minion id or FQDN)."""
+        if name in (self.manager_minion, self.manager_fqdn):
+            return self.manager
+        return self.node(name)
 
     def node(self, name):
         """A node by minion id, old name, FQDN or index."""
@@ -106,7 +132,8 @@ class LabSpec:
         data["targets"] = tuple(TargetSpec(**t) for t in data["targets"])
         data["ring_networks"] = tuple(data["ring_networks"])
         data["extra_packages"] = tuple(data.get("extra_packages", ()))
-        return cls(**data)
+        known = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def load_settings(path=None):
@@ -302,6 +329,31 @@ def build_spec(settings_path=None, pillar_dir=None, venv=None, overrides=None):
     for name, url in repos.items():
         if not isinstance(url, str) or not url:
             findings.append(f"{pkey}repos:{name}: give its base URL (or a mapping with baseurl)")
+    manager_section = settings.get("manager", {})
+    manager_life = str(manager_section.get("life", "el6"))
+    if manager_life not in LIVES:
+        findings.append(
+            f"{settings_file}: [manager] life = {manager_life!r}: give one of "
+            f"{', '.join(LIVES)} (the life the manager node starts in)"
+        )
+    if not isinstance(manager, dict):
+        findings.append(f"{pkey}manager: must be a mapping with minion and fqdn")
+        manager = {}
+    manager_minion = manager.get("minion", "mgr")
+    check_name(manager_minion, f"{pkey}manager:minion", "minion id", findings)
+    manager_fqdn = manager.get("fqdn")
+    if tree and manager_fqdn is not None:
+        check_name(manager_fqdn, f"{pkey}manager:fqdn", "FQDN", findings)
+        if isinstance(manager_fqdn, str) and "." not in manager_fqdn:
+            findings.append(f"{pkey}manager:fqdn: {manager_fqdn!r} is not fully qualified")
+    for node in nodes:
+        if manager_minion in (node.minion, node.old_name) or manager_fqdn == node.fqdn:
+            findings.append(
+                f"{pkey}manager: {manager_minion!r}/{manager_fqdn!r} is also a name of pair "
+                f"node {node.index - 1}; the manager needs its own minion id and FQDN"
+            )
+    manager_address = str(manager_section.get("address", "10.213.0.10"))
+    _check_manager_address(manager_address, hub, ring_networks, nodes, settings_file, findings)
     if findings:
         raise ConfigError(findings)
     domain = nodes[0].fqdn.split(".", 1)[1]
@@ -335,14 +387,34 @@ def build_spec(settings_path=None, pillar_dir=None, venv=None, overrides=None):
         life=life,
         mmp_delay=delays["mmp_delay"],
         fence_power_on_delay=delays["fence_power_on_delay"],
-        manager_port=ports["manager_port"],
+        manager_minion=str(manager_minion),
+        manager_address=manager_address,
+        manager_life=manager_life,
     )
+
+
+def _check_manager_address(address, hub, ring_networks, nodes, settings_file, findings):
+    """[manager] address: a host address of ring 0's network (the hub's bridge), not the
+    hub's and no pair node's."""
+    key = f"{settings_file}: [manager] address = {address!r}"
+    try:
+        parsed = ipaddress.IPv4Address(address)
+    except ValueError:
+        findings.append(f"{key}: not an IPv4 address")
+        return
+    if not ring_networks:
+        return
+    network = ipaddress.IPv4Network(ring_networks[0])
+    if parsed not in network or parsed in (network.network_address, network.broadcast_address):
+        findings.append(f"{key}: give a host address of ring 0's network {network} (the hub's)")
+    if address == hub or any(address in n.rings for n in nodes):
+        findings.append(f"{key}: the hub or a pair node has it")
 
 
 def _ports(net, settings_file, findings):
     """[network] ports of the hub's servers: TCP ports, each its own."""
     ports = {}
-    for key, default in (("repo_port", 8080), ("pdu_port", 7623), ("manager_port", 443)):
+    for key, default in (("repo_port", 8080), ("pdu_port", 7623)):
         value = net.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
             findings.append(f"{settings_file}: [network] {key} = {value!r}: give a TCP port")

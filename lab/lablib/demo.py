@@ -8,9 +8,20 @@ status and seconds) and `lab` (the lab's availability report over the upgrade). 
 status 0 only when the orchestration succeeded, the report says completed and there was
 no violation.
 
+`demo manager`: bring the lab up with the manager node in its EL6 life (IML 2.4), count
+the rows of its IML-shaped tables with psql, upgrade it with the product's
+orch.upgrade_manager, count them again, read the schema version, check the manager's HTTPS
+from a pair node with and without its client certificate, tear down. `--json`: the last
+thing on stdout is one JSON object {completed, rows_before, rows_after, schema_version,
+https_with_client_cert, https_without_cert_refused, orchestration, manager_report}.
+
+The pair's demo starts with the manager upgraded (manager life "el7"): the pair's upgrade
+needs an upgraded manager (orch.upgrade_pair's preflight checks it).
+
 Standard library only until the venv exists: the demo may start on a bare Debian 12.
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -81,7 +92,7 @@ def install(venv):
     return python
 
 
-def main(no_install=False, json_report=False):
+def main(no_install=False, json_report=False, what=None):
     problems = check_privileges()
     if problems:
         print("labctl demo: " + "\n".join(problems), file=sys.stderr)
@@ -95,7 +106,10 @@ def main(no_install=False, json_report=False):
         except ImportError:
             # Go on in the venv's python (it has PyYAML and Salt).
             argv = [str(python), str(LAB_DIR / "labctl"), "demo", "--no-install"]
+            argv += [what] if what else []
             os.execv(str(python), argv + (["--json"] if json_report else []))
+    if what == "manager":
+        return run_manager_demo(json_report)
     return run_demo(json_report)
 
 
@@ -105,7 +119,7 @@ def run_demo(json_report=False):
 
     started = time.monotonic()
     try:
-        lab = Lab.up()
+        lab = Lab.up(overrides={"manager": {"life": "el7"}})
     except (ConfigError, LabError) as exc:
         cannot = "the lab cannot start:\n" if isinstance(exc, ConfigError) else ""
         print(f"labctl demo: {cannot}{exc}", file=sys.stderr)
@@ -287,3 +301,178 @@ def upgrade_report(lab, pair):
         "targets": {},
         "error": f"lustre_upgrade.report: {error}",
     }
+
+
+# ---------------------------------------------------------------- demo manager
+
+CHROMA = "/var/lib/chroma"
+MANAGER_REPO_FILE = "/repo/Manager-for-Lustre.repo"
+
+
+def manager_command():
+    return "salt-run state.orch orch.upgrade_manager"
+
+
+def manager_rows(lab):
+    """The total of rows over the manager's IML-shaped tables, counted with psql on the
+    manager node (None when it cannot be read)."""
+    from .manager import iml_lib
+
+    tables = iml_lib().DATA_TABLES
+    query = "SELECT " + " + ".join(f"(SELECT count(*) FROM {t})" for t in tables) + ";"
+    result = lab.node_exec(
+        lab.spec.manager_minion,
+        ["runuser", "-u", "postgres", "--", "psql", "-X", "-At", "-d", "chroma", "-c", query],
+        timeout=60,
+    )
+    if result.returncode != 0:
+        say(f"rows: psql on {lab.spec.manager_minion}: {result.stderr.strip()}")
+        return None
+    return int(result.stdout.strip())
+
+
+def manager_schema_version(lab):
+    """The last applied chroma_core migration (Django's table, else South's), with psql."""
+    query = (
+        "SELECT CASE WHEN to_regclass('public.django_migrations') IS NOT NULL THEN "
+        "(SELECT name FROM django_migrations WHERE app = 'chroma_core' ORDER BY id DESC "
+        "LIMIT 1) ELSE (SELECT migration FROM south_migrationhistory WHERE app_name = "
+        "'chroma_core' ORDER BY id DESC LIMIT 1) END;"
+    )
+    result = lab.node_exec(
+        lab.spec.manager_minion,
+        ["runuser", "-u", "postgres", "--", "psql", "-X", "-At", "-d", "chroma", "-c", query],
+        timeout=60,
+    )
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def manager_https(lab, with_certificate):
+    """HTTP status of Manager-for-Lustre.repo fetched from the pair's first node (its IML
+    client certificate, or the CA only); 0 when no HTTP answer came (TLS refused)."""
+    node = lab.spec.nodes[0].minion
+    options = ["--cacert", f"{CHROMA}/authority.crt"]
+    if with_certificate:
+        options += ["--cert", f"{CHROMA}/self.crt", "--key", f"{CHROMA}/private.pem"]
+    result = lab.node_exec(
+        node,
+        [
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "20",
+            "--noproxy",
+            "*",
+            *options,
+            f"https://{lab.spec.manager_fqdn}{MANAGER_REPO_FILE}",
+        ],
+        timeout=60,
+    )
+    code = result.stdout.strip()
+    return int(code) if code.isdigit() else 0
+
+
+def manager_report(lab):
+    """`salt-run --out=json lustre_manager.report` (a dict), or None when it does not answer."""
+    try:
+        result = lab.salt_run("--out=json", "lustre_manager.report", timeout=120)
+        report = json.loads(result.stdout)
+    except Exception:  # noqa: BLE001 - the demo's own checks still stand
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def run_manager_demo(json_report=False):
+    from .config import ConfigError
+    from .lab import Lab, LabError
+
+    started = time.monotonic()
+    document = {
+        "completed": False,
+        "rows_before": None,
+        "rows_after": None,
+        "schema_version": None,
+        "https_with_client_cert": False,
+        "https_without_cert_refused": False,
+    }
+    try:
+        lab = Lab.up(overrides={"manager": {"life": "el6"}})
+    except (ConfigError, LabError) as exc:
+        cannot = "the lab cannot start:\n" if isinstance(exc, ConfigError) else ""
+        print(f"labctl demo manager: {cannot}{exc}", file=sys.stderr)
+        if json_report:
+            say("report")
+            print(json.dumps({**document, "error": f"{cannot}{exc}"}, indent=2))
+        return 2 if isinstance(exc, ConfigError) else 1
+    code = 1
+    try:
+        status = lab.status()
+        say(
+            f"lab run {lab.run_id} up in {time.monotonic() - started:.1f} s, "
+            f"{status['memory_mib']} MiB: the IML 2.4 manager {lab.spec.manager_fqdn} "
+            f"(minion {lab.spec.manager_minion}, EL6) and pair {lab.spec.pair}"
+        )
+        document["rows_before"] = manager_rows(lab)
+        say(f"manager health before: {json.dumps(lab.manager_health()[1])}")
+        say(f"rows before: {document['rows_before']}")
+        say(f"upgrading the manager: lab/labctl {manager_command()}")
+        began = time.monotonic()
+        try:
+            result = lab.salt_run("state.orch", "orch.upgrade_manager", timeout=UPGRADE_TIMEOUT)
+            retcode = result.returncode
+            print(result.stdout, end="" if result.stdout.endswith("\n") else "\n", flush=True)
+            if result.stderr:
+                print(result.stderr, end="", file=sys.stderr, flush=True)
+        except Exception as exc:  # noqa: BLE001 - reported in the document
+            retcode = None
+            document["error"] = f"orch.upgrade_manager: {exc}"
+        seconds = round(time.monotonic() - began, 1)
+        document["orchestration"] = {"retcode": retcode, "seconds": seconds}
+        say(f"orchestration: salt-run exit {retcode} after {seconds} s")
+        with contextlib.suppress(Exception):
+            lab.wait_manager(timeout=60)
+        document["rows_after"] = manager_rows(lab)
+        document["schema_version"] = manager_schema_version(lab)
+        with_cert = manager_https(lab, with_certificate=True)
+        without = manager_https(lab, with_certificate=False)
+        document["https_with_client_cert"] = with_cert == 200
+        document["https_without_cert_refused"] = without in (0, 403)
+        document["https_status"] = {"with_client_cert": with_cert, "without_cert": without}
+        report = manager_report(lab)
+        if report is not None:
+            document["manager_report"] = report
+        document["completed"] = bool(
+            retcode == 0 and (report is None or report.get("completed") is True)
+        )
+        say(
+            f"rows after: {document['rows_after']}, schema {document['schema_version']}, "
+            f"https with client certificate {with_cert}, without {without or 'refused'}"
+        )
+        ok = (
+            document["completed"]
+            and document["rows_before"] is not None
+            and document["rows_after"] == document["rows_before"]
+            and document["https_with_client_cert"]
+            and document["https_without_cert_refused"]
+        )
+        say(f"upgrade of the manager: {'completed' if ok else 'FAILED'}")
+        code = 0 if ok else 1
+    except Exception as exc:  # noqa: BLE001 - the demo reports and still tears down
+        print(f"labctl demo manager: {exc}", file=sys.stderr)
+        document.setdefault("error", str(exc))
+        code = 1
+    finally:
+        say("tearing the lab down")
+        try:
+            lab.teardown()
+        except Exception as exc:  # noqa: BLE001 - reported, and the demo fails
+            print(f"labctl demo manager: teardown: {exc}", file=sys.stderr)
+            code = 1
+    if json_report:
+        say("report")
+        print(json.dumps(document, indent=2, default=str), flush=True)
+    return code

@@ -1,5 +1,6 @@
-"""The cluster stack of the lab's RPMs: the host's Debian binaries, hidden from the nodes'
-image until the RPM that carries them is installed.
+"""The cluster stack of the lab's RPMs (and the manager node's PostgreSQL and createrepo):
+the host's Debian binaries, hidden from the nodes' image until the RPM that carries them is
+installed.
 
 A node's /usr is an overlay over the host's, so without this a freshly installed node would
 have pcs, pcsd, Pacemaker, Corosync and the fence and resource agents before any package
@@ -29,6 +30,15 @@ STACK = {
         ("/usr/sbin/", "/usr/lib/ocf/", "/usr/libexec/heartbeat/"),
     ),
     "fence-agents": (("fence-agents",), ("/usr/sbin/fence_",)),
+    # The manager node's PostgreSQL (EL6 8.4.20 / EL7 9.2.24 names; the host's 15 runs):
+    # the client programs and their pg_wrapper links, and the server's programs.
+    "postgresql": (
+        ("postgresql-client-15", "postgresql-client-common"),
+        ("/usr/lib/postgresql/15/bin/", "/usr/bin/"),
+    ),
+    "postgresql-server": (("postgresql-15",), ("/usr/lib/postgresql/15/bin/",)),
+    # EL7's createrepo (createrepo_c and its companions).
+    "createrepo": (("createrepo-c",), ("/usr/bin/",)),
 }
 # Debian's SysV scripts of those packages: hidden, not carried (the lab's init runs units).
 HIDDEN_ONLY_PREFIXES = ("/etc/init.d/",)

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import cluster, hostpkgs, image, netns, nodesalt, preflight, prober, repo
+from . import cluster, hostpkgs, image, manager, netns, nodesalt, preflight, prober, repo
 from .config import LAB_DIR, LabSpec, build_spec
 from .labd import request as labd_request
 from .master import Master
@@ -70,11 +70,14 @@ class Lab:
         self.state = RunState(self.run_dir)
         self.run_id = self.run_dir.name
         self.hub_netns = netns.hub_ns(self.run_id)
-        self.node_netns = {n.minion: netns.node_ns(self.run_id, n.minion) for n in spec.nodes}
+        self.node_netns = {n.minion: netns.node_ns(self.run_id, n.minion) for n in spec.machines}
         self.master = Master(spec, self.run_dir, self.hub_netns)
+        # The pair's nodes; the IML manager node beside them; every node.
         self.nodes = {
             n.minion: Node(spec, n, self.run_dir, self.node_netns[n.minion]) for n in spec.nodes
         }
+        self.manager = Node(spec, spec.manager, self.run_dir, self.node_netns[spec.manager_minion])
+        self.machines = {**self.nodes, spec.manager_minion: self.manager}
         self.image_dir = self.run_dir / "image"
         self.san = self.run_dir / "san"
 
@@ -187,7 +190,7 @@ class Lab:
         repo.install_base_os(spec, self.image_dir, repo_dir)
         self._shared_storage()
         netns.build(spec, self.run_id, self.state)
-        # The manager's CA (it signs the nodes' IML certificates; labd serves its HTTPS).
+        # The manager's CA (it signs the nodes' IML certificates; the manager node holds it).
         manager_dir = cluster.manager_pki(self.run_dir, spec.manager_fqdn)
         # The master and labd start while the disks are written (the master needs ~5 s).
         self.master.write_config()
@@ -214,11 +217,22 @@ class Lab:
             cluster.provision_old_node(node, spec, cib_text, manager_dir)
             node.write_boot_config(self.image_dir, node_salt["root"])
 
-        with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
-            for future in [pool.submit(install, node) for node in self.nodes.values()]:
+        def install_manager(node):
+            node.format_disk()
+            life = spec.manager_life
+            packages = repo.node_set(repo_dir, f"manager-{life}") if repo_dir else None
+            public_key = node.kickstart(spec.hub, life=life, packages=packages)
+            self.master.accept_key(node.minion, public_key)
+            manager.provision(node, spec, manager_dir, repo_dir, life, log)
+            node.write_boot_config(self.image_dir, node_salt["root"])
+
+        with concurrent.futures.ThreadPoolExecutor(len(self.machines)) as pool:
+            futures = [pool.submit(install, node) for node in self.nodes.values()]
+            futures.append(pool.submit(install_manager, self.manager))
+            for future in futures:
                 future.result()
         log(f"run {self.run_id}: network, image, disks ready ({time.monotonic() - t0:.1f} s)")
-        for minion in self.nodes:
+        for minion in self.machines:
             labd_request(self.run_dir, {"op": "power", "node": minion, "action": "on"})
         log(f"run {self.run_id}: nodes powered on ({time.monotonic() - t0:.1f} s)")
 
@@ -294,8 +308,10 @@ class Lab:
             log(f"run {self.run_id}: moving the targets to their preferred nodes")
             self.restore_baseline(timeout=max(30.0, deadline - time.monotonic()))
         log(f"run {self.run_id}: cluster settled ({time.monotonic() - started:.1f} s)")
-        self.wait_minions(deadline=deadline)
+        self.wait_minions(deadline=deadline, minions=list(self.machines))
         log(f"run {self.run_id}: minions answer ({time.monotonic() - started:.1f} s)")
+        self.wait_manager(deadline=deadline)
+        log(f"run {self.run_id}: manager answers ({time.monotonic() - started:.1f} s)")
         self._wait_master_synced(deadline)
         log(f"run {self.run_id}: master synced ({time.monotonic() - started:.1f} s)")
 
@@ -316,7 +332,7 @@ class Lab:
 
     # ------------------------------------------------------------------ using the lab
     def node_pid(self, minion):
-        proc = self.state.read()["processes"].get(f"node:{self.spec.node(minion).minion}")
+        proc = self.state.read()["processes"].get(f"node:{self.spec.machine(minion).minion}")
         if proc and same_process(proc["pid"], proc["start"]):
             return proc["pid"]
         return None
@@ -348,10 +364,55 @@ class Lab:
         return labd_request(self.run_dir, {"op": op, **payload})
 
     def power(self, minion, action):
-        return self.labd("power", node=self.spec.node(minion).minion, action=action)["result"]
+        return self.labd("power", node=self.spec.machine(minion).minion, action=action)["result"]
 
     def rebuild(self, minion):
-        return self.labd("rebuild", node=self.spec.node(minion).minion)["result"]
+        return self.labd("rebuild", node=self.spec.machine(minion).minion)["result"]
+
+    def manager_health(self, timeout=20):
+        """The manager's /api/health as the manager node itself fetches it: (HTTP status,
+        JSON or None)."""
+        fqdn = self.spec.manager_fqdn
+        result = self.node_exec(
+            self.spec.manager_minion,
+            [
+                "curl",
+                "-sS",
+                "--max-time",
+                str(timeout),
+                "--noproxy",
+                "*",
+                "--cacert",
+                "/var/lib/chroma/authority.crt",
+                # The lab's own check: the manager's address, whatever its /etc/hosts says.
+                "--resolve",
+                f"{fqdn}:443:{self.spec.manager_address}",
+                "-w",
+                "\n%{http_code}",
+                f"https://{fqdn}/api/health",
+            ],
+            timeout=timeout + 10,
+        )
+        body, _, code = result.stdout.rpartition("\n")
+        try:
+            return int(code), json.loads(body)
+        except ValueError:
+            return (int(code) if code.isdigit() else None), None
+
+    def wait_manager(self, deadline=None, timeout=60):
+        """The manager node's service answers /api/health from its database."""
+        deadline = deadline or time.monotonic() + timeout
+        answer = None
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                answer = self.manager_health()
+                if answer[0] == 200:
+                    return answer[1]
+            time.sleep(0.5)
+        raise LabError(
+            f"the manager node does not answer https://{self.spec.manager_fqdn}"
+            f"/api/health: {answer}"
+        )
 
     def crm_status(self, minion=None):
         for name in [minion] if minion else list(self.nodes):
@@ -437,7 +498,7 @@ class Lab:
 
     def restore_baseline(self, timeout=240):
         """Both nodes on and online, no standby, no failures, every target on its
-        preferred node: the state a test starts from."""
+        preferred node, the manager node on: the state a test starts from."""
         deadline = time.monotonic() + timeout
         while True:
             booted = {minion: self.node_pid(minion) for minion in self.nodes}
@@ -457,6 +518,9 @@ class Lab:
         for minion in self.nodes:
             if self.node_pid(minion) is None:
                 self.power(minion, "on")
+        manager_was_off = self.node_pid(self.spec.manager_minion) is None
+        if manager_was_off:
+            self.power(self.spec.manager_minion, "on")
         self.wait_cluster_settled(deadline=deadline, recover=True)
         first = next(iter(self.nodes))
         self.node_exec(first, ["pcs", "node", "unstandby", "--all"], check=True)
@@ -469,6 +533,8 @@ class Lab:
             if self.placement(status) == self.preferred_placement():
                 self.node_exec(first, ["pcs", "resource", "relocate", "clear"])
                 self.wait_minions(deadline=deadline)
+                if manager_was_off:
+                    self.wait_manager(deadline=deadline)
                 return status
             self.node_exec(first, ["pcs", "resource", "relocate", "run"], timeout=120)
         raise LabError(f"cluster not back to its baseline placement: {self.placement()}")
@@ -575,7 +641,7 @@ class Lab:
     def status(self):
         data = self.state.read()
         out = {"run_id": self.run_id, "run_dir": str(self.run_dir), "nodes": {}}
-        for minion in self.nodes:
+        for minion in self.machines:
             out["nodes"][minion] = {"pid1": self.node_pid(minion), "netns": self.node_netns[minion]}
         out["processes"] = data["processes"]
         out["netns"] = data["netns"]
@@ -622,7 +688,7 @@ class Lab:
         """Copy the node and lab logs (node disks' /var/log, consoles, master, prober)."""
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
-        for minion, node in self.nodes.items():
+        for minion, node in self.machines.items():
             target = dest / minion
             target.mkdir(exist_ok=True)
             for src in (node.console, node.boot_file):
@@ -639,7 +705,6 @@ class Lab:
                 "labd.console",
                 "prober.jsonl",
                 "power.jsonl",
-                "manager-access.log",
             )
         }
         copies.update({"old-cib.xml": "old-cib.xml", STATE_NAME: f"run-{STATE_NAME}"})

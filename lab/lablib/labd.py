@@ -9,19 +9,12 @@
   later (the machine's firmware, POST), so the fence result reaches the cluster before the
   node boots again;
 - the lab yum repository over HTTP (hub address, repo_port);
-- the IML manager's agent repository (hub address, manager_port: 443): HTTPS with the run's
-  manager certificate (RUN/manager/, lablib.cluster.manager_pki), client certificates
-  required and verified against the manager's CA (a connection without one, or with one
-  the CA did not sign, fails its TLS handshake), serving the lab repository's directory
-  (/repo/Manager-for-Lustre.repo, /<repository>/...); each request, and each refused
-  handshake, is a line of RUN/manager-access.log;
-- the availability prober (every 100 ms, from outside the nodes);
+- the availability prober (every 100 ms, the pair's nodes, from outside them);
 - a control socket (RUN/labd.sock) for labctl: status, power, rebuild, stop.
 
 Run as: ip netns exec <hub> python3 -m lablib.labd RUN_DIR  (cwd: lab/)
 """
 
-import datetime
 import functools
 import hmac
 import http.server
@@ -31,7 +24,6 @@ import os
 import signal
 import socket
 import socketserver
-import ssl
 import subprocess
 import sys
 import threading
@@ -39,7 +31,6 @@ import time
 from pathlib import Path
 
 from . import prober
-from .cluster import MANAGER_DIR
 from .config import LabSpec
 from .master import Master
 from .node import Node
@@ -48,7 +39,6 @@ from .state import RunState, process_start_time
 
 log = logging.getLogger("labd")
 REBOOT_STATUS = 100
-MANAGER_ACCESS_LOG = "manager-access.log"
 
 
 class NodePower:
@@ -190,8 +180,8 @@ class Labd:
         self.image = info["image"]
         self.fence = info["fence"]
         self.master = Master(self.spec, self.run_dir, info["hub_netns"])
-        self.nodes = {}
-        for node_spec in self.spec.nodes:
+        self.nodes = {}  # every node: the pair's and the manager
+        for node_spec in self.spec.machines:
             node = Node(self.spec, node_spec, self.run_dir, info["node_netns"][node_spec.minion])
             self.nodes[node_spec.minion] = NodePower(self, node)
         self.stop_event = threading.Event()
@@ -246,7 +236,9 @@ class Labd:
             return power.power_on(by="rebuild")
 
     def node_pids(self):
-        return {m: (p.pid1 if p.is_on else None) for m, p in self.nodes.items()}
+        """PID 1 of each node of the pair (the nodes that serve targets)."""
+        pair = {n.minion for n in self.spec.nodes}
+        return {m: (p.pid1 if p.is_on else None) for m, p in self.nodes.items() if m in pair}
 
     # -- servers -------------------------------------------------------------------------
     def handle_control(self, request):
@@ -303,13 +295,10 @@ class Labd:
         return {"ok": False, "error": f"unsupported action {action!r}"}
 
     def serve(self):
-        # Built here, before labd.ready: a manager that cannot serve fails the lab's `up`.
-        manager = self._manager_server()
         threads = [
             threading.Thread(target=self._serve_control, daemon=True),
             threading.Thread(target=self._serve_pdu, daemon=True),
             threading.Thread(target=self._serve_repo, daemon=True),
-            *([threading.Thread(target=manager.serve_forever, daemon=True)] if manager else []),
             threading.Thread(
                 target=prober.run_forever,
                 args=(self.node_pids, self.disks, self.run_dir / "prober.jsonl", self.stop_event),
@@ -363,82 +352,6 @@ class Labd:
         server = http.server.ThreadingHTTPServer((self.spec.hub, self.spec.repo_port), handler)
         server.daemon_threads = True
         server.serve_forever()
-
-    def _manager_server(self):
-        """The IML manager's HTTPS (its agent repository), or None without a repository."""
-        repo = self.info.get("repo_dir")
-        if not repo:
-            return None
-        pki = self.run_dir / MANAGER_DIR
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki / "ca.crt"))
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.load_cert_chain(str(pki / "server.crt"), str(pki / "server.key"))
-        handler = functools.partial(ManagerHandler, directory=repo)
-        address = (self.spec.hub, self.spec.manager_port)
-        server = ManagerServer(address, handler, context, self.run_dir / MANAGER_ACCESS_LOG)
-        log.info("manager: https on %s:%s (client certificates of %s)", *address, pki / "ca.crt")
-        return server
-
-
-class ManagerServer(http.server.ThreadingHTTPServer):
-    """HTTPS that requires a client certificate its CA signed. The TLS handshake runs in
-    the connection's own thread, so a client that stalls in it holds up no one else."""
-
-    allow_reuse_address = True
-    daemon_threads = True
-    handshake_timeout = 10
-
-    def __init__(self, address, handler, context, access_log):
-        self.context = context
-        self.access_log = Path(access_log)
-        self.access_lock = threading.Lock()
-        self.access_log.touch()
-        super().__init__(address, handler)
-
-    def finish_request(self, request, client_address):
-        request.settimeout(self.handshake_timeout)
-        try:
-            tls = self.context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as exc:
-            # No client certificate, or one the CA did not sign: no request is served.
-            reason = getattr(exc, "reason", None) or type(exc).__name__
-            log.info("manager: %s: TLS handshake refused: %s", client_address[0], exc)
-            self.access(client_address, None, "-", "-", f"tls-refused:{reason}")
-            return
-        try:
-            self.RequestHandlerClass(tls, client_address, self)
-        finally:
-            self.shutdown_request(tls)
-
-    def access(self, client_address, peer_cert, method, path, status):
-        """One line per request: time, client address, client certificate CN, method,
-        path, status."""
-        subject = (peer_cert or {}).get("subject", ())
-        cn = next((v for rdn in subject for k, v in rdn if k == "commonName"), "-")
-        when = datetime.datetime.now().astimezone().isoformat(timespec="milliseconds")
-        line = f"{when} {client_address[0]} {cn} {method} {path} {status}\n"
-        with self.access_lock, open(self.access_log, "a", encoding="utf-8") as handle:
-            handle.write(line)
-
-
-class ManagerHandler(http.server.SimpleHTTPRequestHandler):
-    """The manager's /repo/ and repositories: the lab repository's directory, read-only."""
-
-    server_version = "lab-iml-manager"
-    timeout = 60
-
-    def log_request(self, code="-", size="-"):
-        status = code.value if isinstance(code, http.HTTPStatus) else code
-        self.server.access(
-            self.client_address,
-            self.connection.getpeercert(),
-            getattr(self, "command", None) or "-",
-            getattr(self, "path", None) or "-",
-            status,
-        )
-
-    def log_message(self, fmt, *args):
-        log.debug("manager: " + fmt, *args)
 
 
 def _json_exchange(handler, respond):

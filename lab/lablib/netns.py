@@ -1,5 +1,5 @@
 """The lab network: a hub namespace with a bridge (master, repository, power switch) and
-one namespace per node. Ring 0 is the bridge; every further ring is a direct veth between
+one namespace per node (the pair's two and the IML manager node, all on the bridge). Ring 0 is the bridge; every further ring is a direct veth between
 the two nodes, as IML's crossover ring1. Every link is created inside a lab namespace
 (never in the host's), every name carries the run id, and no namespace has a route out.
 """
@@ -64,7 +64,7 @@ def delete(name, run_id):
 
 
 def build(spec, run_id, state):
-    """Create the namespaces and links; {minion: netns name}."""
+    """Create the namespaces and links; (hub, {minion: netns name}) of every node."""
     hub = hub_ns(run_id)
     add(hub, state)
     bridge = f"br{run_id}"
@@ -73,7 +73,8 @@ def build(spec, run_id, state):
     run(["ip", "-n", hub, "addr", "add", f"{spec.hub}/{prefix}", "dev", bridge])
     run(["ip", "-n", hub, "link", "set", bridge, "up"])
     namespaces = {}
-    for node in spec.nodes:
+    # The pair's nodes and the manager node (index 0: its link is h<id>n0).
+    for node in spec.machines:
         ns = node_ns(run_id, node.minion)
         add(ns, state)
         namespaces[node.minion] = ns

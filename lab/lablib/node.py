@@ -126,7 +126,9 @@ class Node:
 
     # -- boot ---------------------------------------------------------------------------
     def bind_mounts(self):
-        """Host paths the node sees (the SAN on /srv)."""
+        """Host paths the node sees (the pair's nodes: the SAN on /srv; the manager: none)."""
+        if self.node.index == 0:
+            return []
         return [{"source": str(self.run_dir / "san"), "target": "/srv", "ro": False}]
 
     def boot_config(self, image_dir, salt_layer=None):

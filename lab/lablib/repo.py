@@ -95,6 +95,10 @@ class Pkg:
     files: tuple = ()  # (node path, text | bytes | Symlink(target), mode)
     post: str = ""
     preun: str = ""
+    # A yum repository the package carries (IML's manager ships its agent repository):
+    # ((repository, (package names)), node directory). Its RPMs and repodata are added to
+    # `files` once the other packages are built (lablib.repo.ensure_repository).
+    bundle: tuple = ()
 
     @property
     def nvr(self):
@@ -390,6 +394,14 @@ def _el6_packages(repos, payload):
             files=(_doc("lustre", EL6_LUSTRE),),
         ),
         *_cluster_stack(el7=False),
+        *_postgresql(("8.4.20", "3.el6_6")),
+        _manager_package(
+            "chroma-manager",
+            EL6_IML,
+            "1.el6",
+            payload,
+            bundle=(("el6-os", ("chroma-agent",)), "/var/lib/chroma/repo/iml-agent/6"),
+        ),
         Pkg(
             "chroma-agent",
             EL6_IML,
@@ -421,6 +433,10 @@ def packages(repos, node_salt=None):
             "fence_lab.py",
             "ntpd",
             "lsmod",
+            "reposync",
+            "chroma-config",
+            "chroma-manager-https",
+            "chroma_manager_lab.py",
         )
     }
     lustre_dkms_files, lustre_post, lustre_preun = _dkms_source("lustre", LUSTRE)
@@ -477,9 +493,21 @@ def packages(repos, node_salt=None):
             "yum-utils",
             "1.1.31",
             "50.el7",
-            "Utilities based around yum",
-            files=(_doc("yum-utils", "1.1.31"),),
+            "Utilities based around yum (lab: reposync over dnf)",
+            files=(("/usr/bin/reposync", payload["reposync"], 0o755), _doc("yum-utils", "1.1.31")),
         ),
+        Pkg(
+            "createrepo",
+            "0.9.9",
+            "28.el7",
+            "Creates a common metadata repository (lab: the host's createrepo_c)",
+            provides=("createrepo_c = 0.10.0",),
+            files=(
+                *host_files("createrepo"),
+                ("/usr/bin/createrepo", Symlink("createrepo_c"), 0o777),
+            ),
+        ),
+        *_postgresql(("9.2.24", "1.el7_5")),
         Pkg(
             "e2fsprogs-libs",
             "1.42.9",
@@ -857,8 +885,128 @@ def packages(repos, node_salt=None):
         "manager-for-lustre": manager_copr,
         "dnf-el7": dnf_copr,
         "iml-agent": iml_agent,
+        "iml-manager": [
+            _manager_package(
+                "python2-iml-manager",
+                IML,
+                "1.el7",
+                payload,
+                bundle=(
+                    ("iml-agent", ("chroma-agent", "chroma-diagnostics")),
+                    "/var/lib/chroma/repo/iml-agent/7",
+                ),
+            )
+        ],
         "el6-os": _el6_packages(repos, payload),
     }
+
+
+POSTGRESQL_UNIT = """\
+[Unit]
+Description=PostgreSQL database server (lab: the host's PostgreSQL 15)
+After=network.target
+
+[Service]
+Type=notify
+User=postgres
+Group=postgres
+Environment=PGDATA=/var/lib/pgsql/data
+RuntimeDirectory=postgresql
+RuntimeDirectoryMode=2775
+ExecStartPre=/usr/libexec/postgresql-check-db-dir
+ExecStart=/usr/lib/postgresql/15/bin/postgres -D ${PGDATA} -p 5432 \
+ -c listen_addresses=127.0.0.1 -c unix_socket_directories=/var/run/postgresql
+KillSignal=SIGINT
+TimeoutStartSec=60
+TimeoutStopSec=60
+
+[Install]
+WantedBy=multi-user.target
+"""
+POSTGRESQL_CHECK = """\
+#!/bin/sh
+# The data directory must be initialised (chroma-config setup does it when it is empty).
+PGDATA=${PGDATA:-/var/lib/pgsql/data}
+if [ ! -f "$PGDATA/PG_VERSION" ]; then
+    echo "Directory \"$PGDATA\" is missing or empty." >&2
+    exit 1
+fi
+"""
+MANAGER_UNIT = """\
+[Unit]
+Description=IML manager (lab stand-in: HTTPS /repo/ and /api/health)
+After=network.target postgresql.service
+
+[Service]
+Type=simple
+ExecStart=/usr/lib/chroma-manager/manager-https
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def _postgresql(version):
+    """PostgreSQL's packages at EL's names and version, carrying the host's PostgreSQL 15
+    (hidden from the image until installed, lablib.hostpkgs)."""
+    v, r = version
+    return [
+        Pkg(
+            "postgresql-libs",
+            v,
+            r,
+            "The shared libraries for PostgreSQL clients",
+            files=(_doc("postgresql-libs", v),),
+        ),
+        Pkg(
+            "postgresql",
+            v,
+            r,
+            "PostgreSQL client programs (lab: the host's PostgreSQL 15 psql, pg_dumpall...)",
+            requires=(f"postgresql-libs = {v}-{r}",),
+            files=tuple(host_files("postgresql")),
+        ),
+        Pkg(
+            "postgresql-server",
+            v,
+            r,
+            "The programs needed to create and run a PostgreSQL server (lab: the host's 15)",
+            requires=(f"postgresql = {v}-{r}",),
+            files=(
+                *host_files("postgresql-server"),
+                ("/usr/lib/systemd/system/postgresql.service", POSTGRESQL_UNIT, 0o644),
+                ("/usr/libexec/postgresql-check-db-dir", POSTGRESQL_CHECK, 0o755),
+            ),
+        ),
+    ]
+
+
+def _manager_package(name, version, release, payload, bundle):
+    """The IML manager's lab stand-in package (chroma-config, the HTTPS service, the agent
+    repository it serves)."""
+    return Pkg(
+        name,
+        version,
+        release,
+        "Intel Manager for Lustre manager (lab stand-in: chroma-config, HTTPS service)",
+        requires=("postgresql-server",),
+        files=(
+            ("/usr/bin/chroma-config", payload["chroma-config"], 0o755),
+            (
+                "/usr/lib/chroma-manager/chroma_manager_lab.py",
+                payload["chroma_manager_lab.py"],
+                0o644,
+            ),
+            ("/usr/lib/chroma-manager/manager-https", payload["chroma-manager-https"], 0o755),
+            (
+                "/usr/share/chroma-manager/release.json",
+                json.dumps({"release": version, "package": name}) + "\n",
+                0o644,
+            ),
+            ("/usr/lib/systemd/system/chroma-manager.service", MANAGER_UNIT, 0o644),
+        ),
+        bundle=bundle,
+    )
 
 
 def _python_lxml(node_salt):
@@ -910,8 +1058,42 @@ BASE_OS = (
 )
 # What the kickstart of a node installs besides, by the node's life (repository, names):
 # an old IML server (its whole EL6 OS), or an EL7 server with its cluster stack.
+# What the manager node's kickstart installs, by its life: an IML 2.4 manager on EL6, or
+# the IML 4.0 manager orch.upgrade_manager leaves on EL7.
+MANAGER_EL6_ONLY = ("postgresql-libs", "postgresql", "postgresql-server", "chroma-manager")
 NODE_SETS = {
     "el6": (("el6-os", None),),
+    "manager-el6": (
+        (
+            "el6-os",
+            (
+                "centos-release",
+                "bash",
+                "yum",
+                "initscripts",
+                "chkconfig",
+                "upstart",
+                "kernel",
+                *MANAGER_EL6_ONLY,
+            ),
+        ),
+    ),
+    "manager-el7": (
+        ("base", BASE_OS),
+        (
+            "base",
+            (
+                "yum-utils",
+                "createrepo",
+                "postgresql-libs",
+                "postgresql",
+                "postgresql-server",
+                "ntpdate",
+                "ntp",
+            ),
+        ),
+        ("iml-manager", ("python2-iml-manager",)),
+    ),
     "el7": (
         ("base", BASE_OS),
         (
@@ -989,6 +1171,7 @@ def cache_key(tree):
             digest.update(spec_text(pkg).encode())
             for _path, content, _mode in pkg.files:
                 digest.update(_content_digest(content))
+            digest.update(repr(pkg.bundle).encode())
     return digest.hexdigest()[:20]
 
 
@@ -1058,12 +1241,27 @@ def ensure_repository(spec, run_dir, log=print, node_salt=None):
         repos_dir = work / "repos"
         jobs = []
         with concurrent.futures.ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as pool:
+            # Packages that carry a repository are built once its RPMs exist.
             for repo_name, pkgs in tree.items():
                 out = repos_dir / repo_name
                 out.mkdir(parents=True)
                 jobs += [
-                    pool.submit(_build_one, pkg, work / "build" / repo_name, out) for pkg in pkgs
+                    pool.submit(_build_one, pkg, work / "build" / repo_name, out)
+                    for pkg in pkgs
+                    if not pkg.bundle
                 ]
+            for job in jobs:
+                job.result()
+            jobs = []
+            for repo_name, pkgs in tree.items():
+                for pkg in pkgs:
+                    if pkg.bundle:
+                        _add_bundle(pkg, tree, repos_dir, work / "bundle" / pkg.name)
+                        jobs.append(
+                            pool.submit(
+                                _build_one, pkg, work / "build" / repo_name, repos_dir / repo_name
+                            )
+                        )
             for job in jobs:
                 job.result()
             list(
@@ -1094,13 +1292,33 @@ def ensure_repository(spec, run_dir, log=print, node_salt=None):
     return final / "repos"
 
 
+def _add_bundle(pkg, tree, repos_dir, work):
+    """Put the repository `pkg.bundle` names (its RPMs, indexed by createrepo_c) into the
+    package's files."""
+    (source, names), target = pkg.bundle
+    work.mkdir(parents=True)
+    by_name = {p.name: p for p in tree[source]}
+    for name in names:
+        rpm = f"{by_name[name].nvr}.noarch.rpm"
+        shutil.copy2(repos_dir / source / rpm, work / rpm)
+    run(["createrepo_c", "--quiet", "--no-database", str(work)])
+    files = [
+        (f"{target}/{path.relative_to(work)}", path.read_bytes(), 0o644)
+        for path in sorted(work.rglob("*"))
+        if path.is_file()
+    ]
+    pkg.files = tuple(pkg.files) + tuple(files)
+
+
 def _stage(tree, repos_dir, sets, root):
     """Install package sets ((repository, names or None for all)) into an empty root with
     its own rpmdb (no scriptlets: no chroot)."""
     rpms = []
     for repo_name, names in sets:
         by_name = {p.name: p for p in tree[repo_name]}
-        for name in names if names is not None else list(by_name):
+        # A whole repository (an old server's EL6 set) without the manager's packages.
+        every = [n for n in by_name if n not in MANAGER_EL6_ONLY]
+        for name in names if names is not None else every:
             rpms.append(str(repos_dir / repo_name / f"{by_name[name].nvr}.noarch.rpm"))
     root.mkdir(parents=True)
     run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "--initdb"])

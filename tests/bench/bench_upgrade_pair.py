@@ -36,7 +36,8 @@ def _prober_outages(lab, target, start, end):
 
 
 def main():
-    lab = Lab.up(venv=sys.prefix)
+    # The pair upgrade starts where orch.upgrade_manager left the manager.
+    lab = Lab.up(venv=sys.prefix, overrides={"manager": {"life": "el7"}})
     try:
         started = time.time()
         result = lab.salt_run(

@@ -7,6 +7,9 @@ the lab torn down, so the next test starts from a fresh lab. A test that leaves 
 in a state the baseline cannot undo (a rebuilt node) calls `lab_session.mark_dirty()`: the
 lab is torn down after that test.
 
+Every lab starts with the IML manager node `mgr` upgraded (manager life "el7", see
+DEFAULT_OVERRIDES); a module's LAB_OVERRIDES may ask for another life.
+
 The fixture yields lablib.lab.Lab:
   lab.salt(...), lab.salt_run(...), lab.salt_key(...)  the master's CLIs (CompletedProcess)
   lab.salt_json(...)                                   `salt --out=json --static ...`
@@ -29,6 +32,20 @@ from tests.support import REPO_ROOT
 LAB_DIR = REPO_ROOT / "lab"
 if str(LAB_DIR) not in sys.path:
     sys.path.insert(0, str(LAB_DIR))
+
+
+# The labs of the tests start with an upgraded IML manager (manager life "el7"): the pair's
+# tests need one (orch.upgrade_pair's preflight checks it). A module's LAB_OVERRIDES may ask
+# for {"manager": {"life": "el6"}} (the manager before the runbook's manager sections).
+DEFAULT_OVERRIDES = {"manager": {"life": "el7"}}
+
+
+def lab_overrides(overrides=None):
+    """DEFAULT_OVERRIDES with a module's LAB_OVERRIDES taken over them."""
+    merged = {section: dict(values) for section, values in DEFAULT_OVERRIDES.items()}
+    for section, values in (overrides or {}).items():
+        merged.setdefault(section, {}).update(values)
+    return merged
 
 
 def _lab_unavailable():
@@ -60,7 +77,7 @@ class LabSession:
         from lablib.lab import Lab
 
         if self.lab is None:
-            self.lab = Lab.up(venv=self.venv)
+            self.lab = Lab.up(venv=self.venv, overrides=lab_overrides())
         return self.lab
 
     def discard(self, keep_logs_as=None):
@@ -84,9 +101,7 @@ class LabSession:
             lab, self.lab = self.lab, None
             return lab
         self.discard()
-        if overrides:
-            return Lab.up(venv=self.venv, overrides=overrides)
-        return Lab.up(venv=self.venv)
+        return Lab.up(venv=self.venv, overrides=lab_overrides(overrides))
 
     def close(self):
         self.discard()

@@ -19,9 +19,10 @@ def _wait(predicate, timeout=90, interval=0.5):
     return predicate()
 
 
-def test_minions_answer_from_both_nodes(lab):
+def test_minions_answer_from_both_nodes_and_the_manager(lab):
     ping = lab.salt_json("*", "test.ping")
-    assert ping == {n.minion: True for n in lab.spec.nodes}
+    assert ping == {m.minion: True for m in lab.spec.machines}
+    assert lab.spec.manager.minion in ping
 
 
 def test_old_cluster_has_the_shape_iml_gave_el6_clusters(lab):

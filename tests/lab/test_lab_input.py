@@ -140,3 +140,29 @@ def test_without_root_the_lab_says_so_and_creates_nothing(tmp_path):
 
     assert result.returncode == 2
     assert "the lab needs root" in result.stderr
+
+
+@needs_root
+@pytest.mark.lab
+def test_bad_manager_input_is_refused_with_every_finding(tmp_path, pillar):
+    pillar_dir, _edit = pillar
+    init = pillar_dir / "lustre_upgrade" / "init.sls"
+    data = yaml.safe_load(init.read_text())
+    data["lustre_upgrade"]["manager"]["minion"] = "oss1-a"  # a pair node's id
+    init.write_text(yaml.safe_dump(data))
+    settings = tmp_path / "lab.toml"
+    text = LAB_SETTINGS.read_text()
+    text = text.replace('address = "10.213.0.10"', 'address = "10.213.5.10"', 1)
+    settings.write_text(
+        text.replace("[manager]\n", '[manager]\nlife = "el8"\n', 1).replace(
+            'life = "el6"\n\n[old_cluster]', "\n[old_cluster]", 1
+        )
+    )
+
+    result = _labctl_up(tmp_path, "--pillar", str(pillar_dir), "--settings", str(settings))
+
+    assert result.returncode == 2
+    assert "[manager] life = 'el8'" in result.stderr
+    assert "[manager] address = '10.213.5.10': give a host address of ring 0's" in result.stderr
+    assert "lustre_upgrade:manager: 'oss1-a'" in result.stderr
+    assert "the manager needs its own minion id and FQDN" in result.stderr

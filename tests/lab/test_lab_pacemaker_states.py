@@ -24,12 +24,15 @@ def state(lab, minion, function, *args, test=False):
 def synced(own_lab):
     lab = own_lab
     lab.restore_baseline()
+    pair = ",".join(n.minion for n in lab.spec.nodes)
     for name in ("epel-release", "python36-lxml"):
-        installed = lab.salt_json("*", "state.single", "pkg.installed", f"name={name}", timeout=300)
+        installed = lab.salt_json(
+            "-L", pair, "state.single", "pkg.installed", f"name={name}", timeout=300
+        )
         for node in lab.spec.nodes:
             (ret,) = installed[node.minion].values()
             assert ret["result"] is True, ret
-    ret = lab.salt_json("*", "saltutil.sync_all", timeout=300)
+    ret = lab.salt_json("-L", pair, "saltutil.sync_all", timeout=300)
     assert set(ret) == {n.minion for n in lab.spec.nodes}
     return lab
 

@@ -23,11 +23,15 @@ LAB_README = REPO_ROOT / "lab" / "README.md"
 # (alternatives `a|b` run one after the other; a placeholder is left out).
 COMMANDS = {
     "lab/labctl demo [--json]": [["demo", "--no-install", "--json"]],
+    "lab/labctl demo manager [--json]": [["demo", "manager", "--no-install", "--json"]],
     "lab/labctl up": [["up"]],
     "lab/labctl status": [["status"]],
     "lab/labctl exec oss1-a -- pcs status": [["exec", "oss1-a", "--", "pcs", "status"]],
     "lab/labctl salt '*' test.ping": [["salt", "*", "test.ping"]],
     "lab/labctl salt-key -L": [["salt-key", "-L"]],
+    "lab/labctl salt-run state.orch orch.upgrade_manager": [
+        ["salt-run", "state.orch", "orch.upgrade_manager"]
+    ],
     "lab/labctl salt-run state.orch orch.upgrade_pair pillar='{pair: oss1}'": [
         ["salt-run", "state.orch", "orch.upgrade_pair", "pillar={pair: oss1}"]
     ],
@@ -90,7 +94,13 @@ def test_every_command_of_the_readme_works_on_a_fresh_lab(lab_session):
                     text = result.stdout.split("\n== report\n", 1)[1]
                     report, _ = json.JSONDecoder().raw_decode(text)
                     assert report["completed"] is True, report
-                    assert set(report["targets"]) and report["violations"] == 0, report
+                    if argv[1] == "manager":
+                        assert report["rows_after"] == report["rows_before"] > 0, report
+                        assert report["schema_version"].startswith("0004_"), report
+                        assert report["https_with_client_cert"] is True, report
+                        assert report["https_without_cert_refused"] is True, report
+                    else:
+                        assert set(report["targets"]) and report["violations"] == 0, report
                 if argv[0] == "salt-key":
                     assert "oss1-a" in result.stdout and "oss1-b" in result.stdout
                 if argv[0] == "salt-run":

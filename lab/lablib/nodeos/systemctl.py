@@ -300,8 +300,9 @@ def _start(name, seen=None):
     os.makedirs(LOG_DIR, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(_failed_marker(unit.name))
+    _runtime_directories(unit)
     for pre in unit.get_all("Service", "ExecStartPre"):
-        rc = _run_wait(expand_command(pre, env), env, unit)
+        rc = _run_wait(expand_command(pre, env), env, unit, as_user=not _privileged(pre))
         if rc != 0 and not pre.startswith("-"):
             _fail(unit, f"ExecStartPre exited with status {rc}")
     commands = unit.get_all("Service", "ExecStart")
@@ -339,7 +340,7 @@ def _start(name, seen=None):
         handle.write(f"{pid}\n")
     _record_start_order(unit.name)
     for post in unit.get_all("Service", "ExecStartPost"):
-        _run_wait(expand_command(post, env), env, unit)
+        _run_wait(expand_command(post, env), env, unit, as_user=not _privileged(post))
 
 
 def _fail(unit, why):
@@ -350,10 +351,40 @@ def _fail(unit, why):
     )
 
 
-def _spawn(argv, env, unit):
+def _credentials(unit):
+    """(uid, gid, user name, home) of the unit's User=/Group=, or None (root)."""
+    user = unit.get("Service", "User")
+    if not user:
+        return None
+    import grp
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(user)
+        group = unit.get("Service", "Group")
+        gid = grp.getgrnam(group).gr_gid if group else entry.pw_gid
+    except KeyError as exc:
+        raise UnitError(f"Failed to start {unit.name}: no such user or group: {exc}", 217) from None
+    return entry.pw_uid, gid, entry.pw_name, entry.pw_dir
+
+
+def _runtime_directories(unit):
+    """RuntimeDirectory=: /run/<name>, owned by the unit's User=/Group=, made at start."""
+    credentials = _credentials(unit)
+    mode = int(unit.get("Service", "RuntimeDirectoryMode", "0755"), 8)
+    for name in unit.words("Service", "RuntimeDirectory"):
+        path = os.path.join("/run", name)
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, mode)
+        if credentials:
+            os.chown(path, credentials[0], credentials[1])
+
+
+def _spawn(argv, env, unit, as_user=True):
     log = os.open(_log_path(unit.name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
     devnull = os.open(os.devnull, os.O_RDONLY)
     workdir = unit.get("Service", "WorkingDirectory", "/")
+    credentials = _credentials(unit) if as_user else None
     pid = os.fork()
     if pid == 0:  # child: a new session, detached from the caller like a systemd service
         try:
@@ -361,6 +392,13 @@ def _spawn(argv, env, unit):
             os.dup2(devnull, 0)
             os.dup2(log, 1)
             os.dup2(log, 2)
+            if credentials:
+                # User=/Group=: the service's own identity (systemd sets HOME, USER too).
+                uid, gid, name, home = credentials
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+                env = dict(env, USER=name, LOGNAME=name, HOME=home)
             os.chdir(workdir.lstrip("-") or "/")
             os.execvpe(argv[0], argv, env)
         except Exception as exc:  # noqa: BLE001 - report anything before _exit
@@ -437,8 +475,14 @@ def _wait_forked(pid, unit, timeout):
     return None
 
 
-def _run_wait(argv, env, unit):
-    pid = _spawn(argv, env, unit)
+def _privileged(line):
+    """An Exec line whose prefix has `+` runs as root whatever User= says (systemd)."""
+    prefix = line[: len(line) - len(line.lstrip("-@+!:"))]
+    return "+" in prefix
+
+
+def _run_wait(argv, env, unit, as_user=True):
+    pid = _spawn(argv, env, unit, as_user=as_user)
     return _wait_exit(pid, unit.timeout("TimeoutStartSec", 90))
 
 
@@ -486,11 +530,12 @@ def _stop(name, stopping):
     env = unit_env(unit) if unit.exists else dict(BASE_ENV)
     env["MAINPID"] = str(pid)
     for command in unit.get_all("Service", "ExecStop"):
-        _run_wait(expand_command(command, env), env, unit)
+        _run_wait(expand_command(command, env), env, unit, as_user=not _privileged(command))
     timeout = unit.timeout("TimeoutStopSec", 90)
     kill_mode = unit.get("Service", "KillMode", "control-group")
+    kill_signal = getattr(signal, unit.get("Service", "KillSignal", "SIGTERM"), signal.SIGTERM)
     if _alive(pid):
-        _signal(pid, signal.SIGTERM, whole_group=kill_mode == "control-group")
+        _signal(pid, kill_signal, whole_group=kill_mode == "control-group")
     deadline = time.monotonic() + timeout
     while _alive(pid) and time.monotonic() < deadline:
         _reap(pid)

@@ -5,8 +5,10 @@ lustre_upgrade:
   cluster_name: lustre-ha-cluster
   osd: ldiskfs
   manager:
-    minion: iml                # the lab runs no manager minion yet
-    fqdn: iml.lab.example      # resolves to the lab hub (10.213.0.254) in the nodes' /etc/hosts
+    # The lab's manager node: minion `mgr`, host name iml.lab.example, 10.213.0.10 on the
+    # lab's bridge (lab.toml [manager] address) in every node's /etc/hosts.
+    minion: mgr
+    fqdn: iml.lab.example
   pairs:
     oss1:
       osd: ldiskfs
@@ -32,10 +34,12 @@ lustre_upgrade:
       gpgcheck: false
     manager-for-lustre: http://10.213.0.254:8080/manager-for-lustre
     dnf-el7: http://10.213.0.254:8080/dnf-el7
-    # IML's agent repository. The lab's manager (labd on the hub, as iml.lab.example)
-    # serves its definition as the runbook has it: https://iml.lab.example/repo/
-    # Manager-for-Lustre.repo, to a client certificate signed by the manager's CA.
+    # IML's agent repository (the manager node, iml.lab.example, also serves it as IML
+    # 4.0 does: https://iml.lab.example/repo/iml-agent/7, to a client certificate signed
+    # by the manager's CA, with https://iml.lab.example/repo/Manager-for-Lustre.repo).
     iml-agent: http://10.213.0.254:8080/iml-agent
+    # The IML 4.0 manager release (the lab's stand-in package python2-iml-manager).
+    iml-manager: http://10.213.0.254:8080/iml-manager
   firewall: disabled
   # The Lustre 2.10.7 kernel the lab's lustre-server repository carries (a site pins the
   # kernel of its own Lustre release the same way).
