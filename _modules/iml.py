@@ -28,7 +28,14 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
     import lustre_upgrade_lib
-    from lustre_upgrade_lib import commandline, fileio, iml_repos, iml_store
+    from lustre_upgrade_lib import (
+        commandline,
+        fileio,
+        iml_repos,
+        iml_store,
+        manager_checks,
+        manager_repos,
+    )
 except ImportError as exc:
     _MISSING = f"{exc}: sync _utils/ with saltutil.sync_all, or pip install the extension"
 else:
@@ -47,6 +54,8 @@ DEFAULT_REPOS = ("iml-agent", "lustre-server", "lustre-client", "e2fsprogs-wc")
 MIRRORED_REPOS = ("lustre-server", "lustre-client", "e2fsprogs-wc")
 # Seconds each reposync and createrepo may run: a first mirror downloads every package.
 MIRROR_TIMEOUT = 4 * 3600
+# The runbook's /tmp/lustre-repo.conf, kept root-only beside the run's other files.
+MIRROR_CONFIG = "/var/lib/lustre-upgrade/lustre-repo.conf"
 PROBE_TIMEOUT = 60
 
 
@@ -325,6 +334,181 @@ def _run(argv, what, timeout):
             f"{(res.get('stderr') or res.get('stdout') or '').strip()}"
         )
     return res
+
+
+def write_manager_repo_text(text, path=MANAGER_REPO_PATH, test=False):
+    """
+    Write ``text`` (a yum repository file the master built, e.g. the agent repository
+    plus the upstream Lustre repositories) as ``Manager-for-Lustre.repo`` on the manager;
+    checked as a repository file before anything is written.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt manager iml.write_manager_repo_text "$(cat Manager-for-Lustre.repo)"
+    """
+    body = text.encode() if isinstance(text, str) else bytes(text)
+    iml_repos.check_repo_text(body, "the repository file to write")
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        raise CommandExecutionError(
+            f"{directory} does not exist: install the IML manager first (it serves "
+            f"{REPO_DIR} at https://HOST/repo/), or pass path="
+        )
+    return _install_file(path, body, test)
+
+
+def mirror_lustre(
+    urls, debuginfo=False, dest=REPO_DIR, config=MIRROR_CONFIG, timeout=MIRROR_TIMEOUT
+):
+    """
+    The runbook's "Create Local Repositories": write the temporary repository
+    configuration for ``urls`` (``{id: base URL}``; ``*debuginfo*`` excluded unless
+    ``debuginfo``), mirror each repository into ``dest/<id>`` with reposync (the newest
+    packages) and index it. A second run downloads nothing new. Returns what
+    ``mirror_repos`` returns, plus ``downloaded`` (new package files per repository).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt manager iml.mirror_lustre '{lustre-server: https://downloads.whamcloud.com/public/lustre/latest-release/el7/server}'
+    """
+    if not isinstance(urls, dict) or not urls:
+        raise SaltInvocationError("mirror_lustre needs urls={repository id: base URL}")
+    text = manager_repos.mirror_config({str(k): str(v) for k, v in urls.items()}, debuginfo)
+    os.makedirs(os.path.dirname(config), mode=0o700, exist_ok=True)
+    fileio.atomic_write(config, text.encode(), mode=0o600)
+    before = {repo: _rpms(os.path.join(dest, repo)) for repo in urls}
+    result = mirror_repos(config, repos=list(urls), dest=dest, timeout=timeout)
+    result["downloaded"] = {
+        repo: len(_rpms(os.path.join(dest, repo)) - before[repo]) for repo in urls
+    }
+    return result
+
+
+def _rpms(directory):
+    return {
+        os.path.join(root, name)
+        for root, _dirs, files in os.walk(directory)
+        for name in files
+        if name.endswith(".rpm")
+    }
+
+
+# --- manager: service, database, health ----------------------------------------------
+
+
+CHROMA_CONFIG_ACTIONS = ("stop", "start", "setup", "status")
+
+
+def chroma_config(action, verbose=False, timeout=1800):
+    """
+    Run ``chroma-config <action>`` (stop, start, setup, status) on the manager; its
+    output, or an error with chroma-config's own message.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt manager iml.chroma_config setup
+    """
+    if action not in CHROMA_CONFIG_ACTIONS:
+        raise SaltInvocationError(
+            f"chroma-config action {action!r}: use one of {', '.join(CHROMA_CONFIG_ACTIONS)}"
+        )
+    if not salt.utils.path.which("chroma-config"):
+        raise CommandExecutionError(
+            "chroma-config is not installed: install the manager release first "
+            "(state.apply iml.manager.install)"
+        )
+    argv = ["chroma-config", action] + (["-v"] if verbose and action == "setup" else [])
+    res = _run(argv, f"chroma-config {action}", timeout)
+    return {"action": action, "stdout": (res.get("stdout") or "")[-4000:]}
+
+
+def restore_database(
+    dump, database="chroma", psql="psql", pg_host=None, pg_port=None, timeout=3600
+):
+    """
+    Restore the IML database from the backup's ``pg_dumpall --clean`` (``dump``, the
+    ``pgbackup-*.sql.gz`` the restore staged), as the runbook's ``zcat … | su - postgres
+    -c "psql postgres"``: ``psql`` runs as postgres and reads the dump on its stdin.
+
+    The dump is checked first (it reads back, it is a complete ``pg_dumpall --clean``
+    holding ``database``); one that is not is refused with the database untouched. A
+    restore whose ``psql`` reports errors (other than the existing role of postgres
+    itself) fails, naming them. Returns ``{"dump", "databases", "notices"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt manager iml.restore_database /root/bck-iml-20260101-120000/pgbackup-2026-01-01-12:00:00.sql.gz
+    """
+    try:
+        with open(dump, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise CommandExecutionError(
+            f"database dump {dump} cannot be read ({exc}): restore the manager's backup "
+            "first (phase restore). The database was not touched"
+        ) from exc
+    text = manager_checks.read_dump(data, dump, database)
+    argv = ["runuser", "-u", "postgres", "--", psql, "-X", "-q", "-v", "ON_ERROR_STOP=0"]
+    argv += (["-h", str(pg_host)] if pg_host else []) + (["-p", str(pg_port)] if pg_port else [])
+    argv += ["-d", "postgres"]
+    res = __salt__["cmd.run_all"](
+        argv,
+        python_shell=False,
+        stdin=text,
+        ignore_retcode=True,
+        timeout=timeout,
+        output_loglevel="quiet",
+        cwd="/",
+    )
+    if commandline.timed_out(res):
+        raise CommandExecutionError(
+            f"psql did not finish restoring {dump} within {commandline.seconds(timeout)}s: "
+            "run the restore again (the dump drops and recreates every database)"
+        )
+    errors = manager_checks.restore_errors(res.get("stderr"))
+    if res["retcode"] != 0 or errors:
+        raise CommandExecutionError(
+            f"psql restoring {dump} as postgres failed (exit {res['retcode']}): "
+            f"{'; '.join(errors[:5]) or (res.get('stderr') or '').strip()[-500:]}; check that "
+            "PostgreSQL runs (systemctl status postgresql) and run the restore again"
+        )
+    databases = sorted(
+        line.split()[1].strip('";') for line in text.splitlines() if line.startswith("\\connect ")
+    )
+    return {"dump": dump, "databases": sorted(set(databases))}
+
+
+def health(fqdn=None, cert_dir=CERT_DIR, port=None, timeout=30):
+    """
+    The manager's ``GET https://<fqdn>/api/health``, trusting its CA
+    (``cert_dir/authority.crt``): release, schema version, registered servers.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt manager iml.health iml.lfs.example
+    """
+    fqdn = fqdn or __grains__.get("fqdn")
+    url = manager_checks.health_url(fqdn, port)
+    try:
+        body = fetch(url, os.path.join(cert_dir, iml_repos.CA_CERT), timeout=timeout)
+    except CommandExecutionError as exc:
+        if "HTTP 5" not in str(exc):
+            raise
+        raise CommandExecutionError(
+            f"{url}: the manager answers but cannot read its database ({exc.message.split(';')[0]}): "
+            "check PostgreSQL (systemctl status postgresql) and chroma-config setup's output"
+        ) from exc
+    return manager_checks.parse_health(body.decode("utf-8", "replace"), url)
 
 
 # --- agent: repository definition from the manager --------------------------------------

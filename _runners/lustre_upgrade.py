@@ -754,8 +754,9 @@ def minion_started(minion=None):
 
 
 def _runs_awaiting(minion):
+    pairs = (_pillar().get("lustre_upgrade") or {}).get("pairs") or {}
     for name in sorted(os.listdir(_upgrade_dir())):
-        if not name.endswith(".json"):
+        if not name.endswith(".json") or name[: -len(".json")] not in pairs:
             continue
         run = _pair_run(name[: -len(".json")])
         if (run.ledger or {}).get("node_state", {}).get(minion, {}).get(

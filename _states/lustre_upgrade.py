@@ -34,16 +34,19 @@ def phase_done(name, pair=None):
           lustre_upgrade.phase_done:
             - pair: oss1
     """
-    if __opts__.get("test"):
-        ret = __salt__["saltutil.runner"]("lustre_upgrade.plan", pair=pair, phase=name)
-    else:
-        ret = __salt__["saltutil.runner"]("lustre_upgrade.run_phase", pair=pair, phase=name)
+    fun = "lustre_upgrade.plan" if __opts__.get("test") else "lustre_upgrade.run_phase"
+    return _phase_state(name, f"pair {pair}", fun, pair=pair, phase=name)
+
+
+def _phase_state(name, what, fun, **kwargs):
+    """The state return of the runner function ``fun`` that runs (or plans) a phase."""
+    ret = __salt__["saltutil.runner"](fun, **kwargs)
     if not isinstance(ret, dict) or "result" not in ret:
         return {
             "name": name,
             "result": False,
             "changes": {},
-            "comment": f"phase {name} of pair {pair} did not run: {ret}",
+            "comment": f"phase {name} of {what} did not run: {ret}",
         }
     return {
         "name": name,
@@ -51,3 +54,19 @@ def phase_done(name, pair=None):
         "changes": ret.get("changes") or {},
         "comment": ret.get("comment", ""),
     }
+
+
+def manager_phase_done(name):
+    """
+    One phase of ``orch.upgrade_manager`` (``name``: a phase of the manager's ledger, e.g.
+    ``database``) is done: run it unless the ledger has it done, resuming where a killed
+    or stopped run left it. A phase done before changes nothing; with ``test=True`` the
+    state returns the phase's plan.
+
+    .. code-block:: yaml
+
+        database:
+          lustre_upgrade.manager_phase_done
+    """
+    fun = "lustre_manager.plan" if __opts__.get("test") else "lustre_manager.run_phase"
+    return _phase_state(name, "the manager's upgrade", fun, phase=name)

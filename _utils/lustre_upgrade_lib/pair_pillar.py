@@ -65,6 +65,19 @@ def _pair_findings(pair, config):
 
 def _run_findings(config, pair):
     """The settings of the run itself: the rebuild hook and the cutover mode."""
+    findings = rebuild_findings(config)
+    mode = ((config.get("pairs") or {}).get(pair) or {}).get("cutover", config.get("cutover"))
+    if mode is not None and mode not in CUTOVER_MODES:
+        findings.append(
+            f"pillar key lustre_upgrade:pairs:{pair}:cutover (or lustre_upgrade:cutover) is "
+            f"{mode!r}; expected one of {', '.join(CUTOVER_MODES)}"
+        )
+    return findings
+
+
+def rebuild_findings(config):
+    """The rebuild hand-off's settings (``lustre_upgrade:rebuild``), a pair's or the
+    manager's."""
     findings = []
     rebuild = config.get("rebuild", {})
     if not isinstance(rebuild, dict):
@@ -90,12 +103,6 @@ def _run_findings(config, pair):
         findings.append("pillar key lustre_upgrade:rebuild:timeout must be seconds (> 0)")
     if not isinstance(rebuild.get("auto_resume", False), bool):
         findings.append("pillar key lustre_upgrade:rebuild:auto_resume must be true or false")
-    mode = ((config.get("pairs") or {}).get(pair) or {}).get("cutover", config.get("cutover"))
-    if mode is not None and mode not in CUTOVER_MODES:
-        findings.append(
-            f"pillar key lustre_upgrade:pairs:{pair}:cutover (or lustre_upgrade:cutover) is "
-            f"{mode!r}; expected one of {', '.join(CUTOVER_MODES)}"
-        )
     return findings
 
 

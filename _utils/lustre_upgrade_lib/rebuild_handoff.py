@@ -61,6 +61,8 @@ def accept_pending_key(run, minion):
 
 
 def _phase_of(run, minion):
+    if getattr(run, "rebuild_phase", None):
+        return run.rebuild_phase
     return "rebuild-node1" if run.nodes[0]["minion"] == minion else "rebuild-node2"
 
 
@@ -149,6 +151,8 @@ class Handoff:
             return
         if accept_pending_key(self.run, self.minion):
             return
+        if hasattr(self.run, "waiting_text"):
+            raise Waiting(self.run.waiting_text(self.minion))
         raise Waiting(
             f"{self.minion} serves nothing, its old cluster is stopped and disabled, its "
             f"backup is on the master and its old minion key was deleted: reinstall it with "

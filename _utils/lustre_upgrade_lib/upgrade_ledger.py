@@ -45,8 +45,9 @@ PENDING, RUNNING, DONE, FAILED, WAITING = "pending", "running", "done", "failed"
 STATUSES = (PENDING, RUNNING, DONE, FAILED, WAITING)
 
 
-def new(pair, nodes, now=None):
-    """A ledger for ``pair`` whose nodes (pillar records, upgrade order) start their run."""
+def new(pair, nodes, now=None, phases=PHASE_NAMES):
+    """A ledger for ``pair`` whose nodes (pillar records, upgrade order) start their run;
+    ``phases``: the run's phase names (default: a pair's)."""
     now = time.time() if now is None else now
     return {
         "format": FORMAT,
@@ -55,15 +56,16 @@ def new(pair, nodes, now=None):
         "nodes": [dict(node) for node in nodes],
         "phases": [
             {"name": name, "status": PENDING, "start": None, "end": None, "detail": None}
-            for name in PHASE_NAMES
+            for name in phases
         ],
         "targets": {},
         "completed": False,
     }
 
 
-def load(path):
-    """The ledger at ``path``, or None when the pair never started an upgrade."""
+def load(path, phases=PHASE_NAMES):
+    """The ledger at ``path`` of a run with ``phases`` (default: a pair's), or None when
+    the run never started."""
     data = fileio.read_bytes(path)
     if data is None:
         return None
@@ -78,7 +80,7 @@ def load(path):
     if (
         not isinstance(ledger, dict)
         or ledger.get("format") != FORMAT
-        or tuple(names) != PHASE_NAMES
+        or tuple(names) != tuple(phases)
     ):
         raise CommandExecutionError(
             f"ledger {path} is not a format-{FORMAT} ledger of this extension's phases: "
@@ -102,9 +104,11 @@ def phase_title(name):
 
 
 def phase(ledger, name):
-    if name not in PHASE_NAMES:
-        raise SaltInvocationError(f"unknown phase {name!r}: phases are {', '.join(PHASE_NAMES)}")
-    return ledger["phases"][PHASE_NAMES.index(name)]
+    """The record of phase ``name`` in ``ledger``; unknown names are refused."""
+    names = [record["name"] for record in ledger["phases"]]
+    if name not in names:
+        raise SaltInvocationError(f"unknown phase {name!r}: phases are {', '.join(names)}")
+    return ledger["phases"][names.index(name)]
 
 
 def next_phase(ledger):

@@ -23,17 +23,7 @@ def build(ledger, placement=None, preferred=None, left_for_admin=()):
     """
     placement = placement or {}
     preferred = preferred or {}
-    phases = [
-        {
-            "name": record["name"],
-            "title": _TITLES[record["name"]],
-            "start": record["start"],
-            "end": record["end"],
-            "result": record["status"],
-            "detail": record["detail"],
-        }
-        for record in ledger["phases"]
-    ]
+    phases = timeline(ledger, _TITLES)
     targets = {}
     for target in sorted(set(ledger["targets"]) | set(placement) | set(preferred)):
         entry = ledger["targets"].get(target, {})
@@ -60,6 +50,30 @@ def build(ledger, placement=None, preferred=None, left_for_admin=()):
     }
 
 
+def timeline(ledger, titles):
+    """The phases of ``ledger`` as the report lists them; ``titles``: name -> title."""
+    return [
+        {
+            "name": record["name"],
+            "title": titles[record["name"]],
+            "start": record["start"],
+            "end": record["end"],
+            "result": record["status"],
+            "detail": record["detail"],
+        }
+        for record in ledger["phases"]
+    ]
+
+
+def timeline_lines(phases):
+    """The text lines of ``timeline``'s phases."""
+    return [
+        f"  {phase['title']:<34} {phase['result']:<8} {_clock(phase['start'])}  "
+        f"{_duration(phase['start'], phase['end'])}".rstrip()
+        for phase in phases
+    ]
+
+
 def _clock(stamp):
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "-"
 
@@ -74,11 +88,7 @@ def render(report):
     """The report as text for the admin's terminal."""
     state = "completed" if report["completed"] else "not completed"
     lines = [f"Upgrade of pair {report['pair']}: {state}", "", "Phases:"]
-    for phase in report["phases"]:
-        lines.append(
-            f"  {phase['title']:<34} {phase['result']:<8} {_clock(phase['start'])}  "
-            f"{_duration(phase['start'], phase['end'])}".rstrip()
-        )
+    lines += timeline_lines(report["phases"])
     if report["targets"]:
         lines += ["", "Targets:"]
         for target, entry in report["targets"].items():

@@ -10,9 +10,24 @@ lustre_upgrade:
   osd: ldiskfs-zfs
 
   # The IML manager server (runbook: "Upgrade Intel Manager for Lustre").
+  # salt-run state.orch orch.upgrade_manager upgrades it (EL6 IML 2.4 -> EL7 IML 4.0).
   manager:
     minion: iml              # its minion id
     fqdn: iml.lfs.example    # the name servers use in https://<fqdn>/repo/…
+    # stop_agents: false     # stop chroma-agent on the registered servers before the
+    #                        # rebuild (fewer warnings; never touches Pacemaker)
+    # package: python2-iml-manager   # the release, from lustre_upgrade:repos:iml-manager
+    # database: chroma       # the IML database (rows, servers) read with psql as postgres
+    # min_free_mib: 512      # free space needed on the manager and the master
+    # repos:                 # runbook: "Create Local Repositories for the Lustre Packages"
+    #   mode: mirror         # reposync + createrepo into /var/lib/chroma/repo, served in
+    #                        # Manager-for-Lustre.repo (needs server:lustre_repos: manager);
+    #                        # upstream: the servers use lustre_upgrade:repos directly.
+    #                        # Default: mirror when server:lustre_repos is manager.
+    #   mirror: [lustre-server, lustre-client, e2fsprogs-wc]   # the runbook's only ones
+    #   release: latest      # or a Lustre release (2.10.8): latest-release in the
+    #                        # lustre-server/-client base URLs becomes lustre-2.10.8
+    #   debuginfo: false     # true: mirror the debuginfo packages too
 
   # One entry per HA pair; `salt-run state.orch orch.upgrade_pair pillar='{pair: oss1}'`.
   pairs:
@@ -65,6 +80,8 @@ lustre_upgrade:
     epel: https://dl.fedoraproject.org/pub/epel/7/x86_64
     manager-for-lustre: https://copr-be.cloud.fedoraproject.org/results/managerforlustre/manager-for-lustre/epel-7-x86_64
     dnf-el7: https://copr-be.cloud.fedoraproject.org/results/ngompa/dnf-el7/epel-7-x86_64
+    # The IML 4.0 manager release (orch.upgrade_manager installs python2-iml-manager).
+    iml-manager: https://mirror.lfs.example/iml-manager/4.0/el7   # a local copy of the release
 
   # Firewall of the HA framework: `high-availability` opens the high-availability service
   # (permanent and runtime); `disabled` stops and disables firewalld.

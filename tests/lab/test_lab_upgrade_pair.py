@@ -80,6 +80,17 @@ def test_the_pair_is_upgraded_end_to_end(own_lab, tmp_path):
     assert all(ret["result"] is True for ret in results.values()), results
     assert_upgraded(lab, since=since)
 
+    # Phase 4 of each node fetched the manager's repository file and its agent packages from
+    # the manager node, with the node's IML client certificate (its FQDN is the CN).
+    access = lab.node_exec(
+        lab.spec.manager_minion, ["cat", "/var/log/chroma/access.log"], check=True
+    ).stdout.splitlines()
+    for node in lab.spec.nodes:
+        fetched = [line.split()[2:] for line in access if line.split()[2:3] == [node.fqdn]]
+        assert [node.fqdn, "GET", "/repo/Manager-for-Lustre.repo", "200"] in fetched, access
+        rpms = [f[2] for f in fetched if f[1:2] == ["GET"] and f[3:] == ["200"]]
+        assert any(p.startswith("/repo/iml-agent/7/chroma-agent-4.") for p in rpms), access
+
     tags = [tag for tag, _data in fired]
     for name in PHASES[1:]:
         node = {"1": "oss1-a", "2": "oss1-b"}.get(name[-1], "oss1")
