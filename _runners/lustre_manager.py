@@ -10,12 +10,9 @@ events, the rebuild hook, backups verified and sealed on the master), extended h
 what the manager needs: ``psql`` as postgres and its backup (kind ``manager``).
 """
 
-import json
 import logging
 import os
 import socket
-import subprocess
-import sys
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -273,24 +270,7 @@ def minion_started(minion=None):
 
 def _resume(cwd):
     """Start ``salt-run state.orch orch.upgrade_manager`` in the background."""
-    argv = [
-        sys.executable,
-        "-c",
-        "import salt.scripts; salt.scripts.salt_run()",
-        "-c",
-        os.path.dirname(__opts__["conf_file"]),
-        "state.orch",
-        "orch.upgrade_manager",
-    ]
     log_path = os.path.join(os.path.dirname(_paths()[0]), f"{LEDGER}.resume.log")
-    with open(log_path, "ab") as out:
-        subprocess.Popen(  # noqa: S603 - fixed argv
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=cwd if cwd and os.path.isdir(cwd) else "/",
-            start_new_session=True,
-        )
-    log.info("lustre_manager: resumed orch.upgrade_manager (%s)", json.dumps(argv[-1]))
+    _pair_runner()["_start_orchestration"](["orch.upgrade_manager"], log_path, cwd)
+    log.info("lustre_manager: resumed orch.upgrade_manager")
     return True

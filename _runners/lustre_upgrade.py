@@ -767,6 +767,12 @@ def _runs_awaiting(minion):
 
 def _resume(pair, cwd):
     """Start ``salt-run state.orch orch.upgrade_pair`` for ``pair`` in the background."""
+    orch = ["orch.upgrade_pair", "pillar=" + json.dumps({"pair": pair})]
+    return _start_orchestration(orch, os.path.join(_upgrade_dir(), f"{pair}.resume.log"), cwd)
+
+
+def _start_orchestration(orch, log_path, cwd):
+    """``salt-run state.orch *orch`` in the background, detached, its output to log_path."""
     argv = [
         sys.executable,
         "-c",
@@ -774,10 +780,8 @@ def _resume(pair, cwd):
         "-c",
         os.path.dirname(__opts__["conf_file"]),
         "state.orch",
-        "orch.upgrade_pair",
-        "pillar=" + json.dumps({"pair": pair}),
+        *orch,
     ]
-    log_path = os.path.join(_upgrade_dir(), f"{pair}.resume.log")
     with open(log_path, "ab") as out:
         subprocess.Popen(  # noqa: S603 - fixed argv
             argv,

@@ -318,18 +318,11 @@ class ManagerRun:
         }
 
     def require_backup(self, before):
-        record = self.state().get("backup")
-        if (
-            not record
-            or record["taken"] < self.ledger["created"]
-            or not self.site.backup_verified(record["path"], record["sha256"])
-        ):
-            raise CommandExecutionError(
-                f"no verified backup of the manager {self.minion} taken in this run is on the "
-                f"master: {before} refused; run phase backup again (move the ledger aside to "
-                "restart)"
-            )
-        return record
+        record, created = self.state().get("backup"), self.ledger["created"]
+        who = f"the manager {self.minion}"
+        return upgrade_ledger.require_backup(
+            record, created, self.site.backup_verified, who, before
+        )
 
     # ------------------------------------------------------------------ 3 rebuild
     def phase_rebuild(self):

@@ -225,16 +225,8 @@ class PairRun:
     def require_backup(self, node, before):
         """The master holds a verified backup of ``node`` taken in this run, or refuse."""
         record = self.node_state(node["minion"]).get("backup")
-        if (
-            not record
-            or record["taken"] < self.ledger["created"]
-            or not self.site.backup_verified(record["path"], record["sha256"])
-        ):
-            raise CommandExecutionError(
-                f"no verified backup of {node['minion']} taken in this run is on the master: "
-                f"{before} refused; run phase backup again (move the ledger aside to restart)"
-            )
-        return record
+        created, verified = self.ledger["created"], self.site.backup_verified
+        return upgrade_ledger.require_backup(record, created, verified, node["minion"], before)
 
     # ------------------------------------------------------------------ 2 evacuate node 1
     def phase_evacuate_node1(self):

@@ -236,3 +236,14 @@ def release(lock_path, run):
     handle, _record = _HELD.pop(lock_path)
     handle.close()
     return True
+
+
+def require_backup(record, created, verified, who, before):
+    """``record`` of a backup of ``who`` taken in this run (not before ``created``) that the
+    master still verifies (``verified(path, sha256)``); otherwise ``before`` is refused."""
+    if not record or record["taken"] < created or not verified(record["path"], record["sha256"]):
+        raise CommandExecutionError(
+            f"no verified backup of {who} taken in this run is on the master: {before} "
+            "refused; run phase backup again (move the ledger aside to restart)"
+        )
+    return record
