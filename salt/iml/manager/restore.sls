@@ -7,7 +7,7 @@
     The orchestration passes the delivered backup and the master's checksums:
       salt iml state.apply iml.manager.restore pillar='{lustre_upgrade_run: {manager: iml,
         backup: /var/lib/lustre-upgrade/restore/<archive>.sealed, sha256: <sha256>,
-        archive_sha256: <archive_sha256>}}' #}
+        archive_sha256: <archive_sha256> } }' #}
 {%- from "iml/manager/map.jinja" import manager with context %}
 {%- set run = salt['pillar.get']('lustre_upgrade_run', {}) %}
 {%- for key in ('backup', 'sha256', 'archive_sha256') %}
