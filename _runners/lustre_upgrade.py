@@ -151,9 +151,9 @@ def _cmd(tgt, fun, arg=(), timeout=60, **kwargs):
 
 def _check_reachable(nodes):
     minions = [node["minion"] for node in nodes]
-    grains = _cmd(
-        minions, "grains.item", ["os_family", "osmajorrelease", "fqdn"], tgt_type="list", timeout=30
-    )
+    names = ["os_family", "osmajorrelease", "fqdn"]
+    # A stopped minion is named after gather_job_timeout, not after Salt's default ~15 s.
+    grains = _cmd(minions, "grains.item", names, tgt_type="list", timeout=15, gather_job_timeout=5)
     findings = []
     for node in nodes:
         answer = grains.get(node["minion"])
@@ -439,16 +439,25 @@ def _ledger_paths(pair):
     return base + ".json", base + ".lock"
 
 
+# A minion that is down (rebooting) is known not connected at once, yet Salt's default
+# gather_job_timeout holds each question to it ~15 s: every poll of a reboot wait would.
+PROBE = {"timeout": 5, "gather_job_timeout": 2}
+
+
 class _Site:
     """What the library's phases use to reach the master and the pair's minions."""
 
-    def run_argv(self, minion, argv, timeout=60):
-        ret = _cmd(
-            minion, "cmd.run_all", [list(argv)], kwarg={"python_shell": False}, timeout=timeout
-        ).get(minion)
+    def run_argv(self, minion, argv, timeout=60, **probe):
+        kwarg = {"python_shell": False}
+        ret = _cmd(minion, "cmd.run_all", [list(argv)], kwarg=kwarg, timeout=timeout, **probe)
+        ret = ret.get(minion)
         if not isinstance(ret, dict):
             raise CommandExecutionError(f"minion {minion} did not answer `{' '.join(argv)}`")
         return ret
+
+    def probe_argv(self, minion, argv):
+        """``run_argv`` of a quick command to a minion that may be down: fails fast."""
+        return self.run_argv(minion, argv, **PROBE)
 
     def call(self, minion, fun, *args, salt_timeout=300, **kwargs):
         ret = _cmd(minion, fun, args, kwarg=kwargs, timeout=salt_timeout, full_return=True)
@@ -484,7 +493,7 @@ class _Site:
         return answer.get("ret")
 
     def ping(self, minion):
-        return _cmd(minion, "test.ping", timeout=10).get(minion) is True
+        return _cmd(minion, "test.ping", **PROBE).get(minion) is True
 
     def grains(self, minion, names):
         return _cmd(minion, "grains.item", list(names), timeout=30).get(minion)

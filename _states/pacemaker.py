@@ -625,18 +625,23 @@ def rebalanced(name, timeout=600, interval=2):
         )
     if _testing():
         return _would(ret, off, f"{len(off)} target(s) would be relocated to their preferred nodes")
+    advice = (
+        "Check `pcs status`; if `pcs constraint` lists pcs-relocate-* constraints, run "
+        "`pcs resource relocate clear`, then run again"
+    )
     try:
         __salt__["pacemaker.relocate"](
             "run", sorted(off), deadline.timeout("pcs resource relocate")
         )
+    except _ERRORS as exc:
+        return _failed(ret, f"{exc}. {advice}")
+    try:
         left = deadline.timeout("the wait for the placement")
         seen = __salt__["pacemaker.wait_for_placement"](want, timeout=left, interval=interval)
     except _ERRORS as exc:
-        return _failed(
-            ret,
-            f"{exc}. Check `pcs status`; if `pcs constraint` lists pcs-relocate-* "
-            "constraints, run `pcs resource relocate clear`, then run again",
-        )
+        # The relocation ran: the cluster was changed even though the wait failed.
+        moving = {rsc: {"old": v["old"], "new": "relocating"} for rsc, v in off.items()}
+        return _failed(ret, f"{exc}. {advice}", changes=moving)
     ret["changes"] = {rsc: {"old": v["old"], "new": seen.get(rsc, [])} for rsc, v in off.items()}
     return _done(ret, f"{len(off)} target(s) relocated to their preferred nodes")
 

@@ -20,6 +20,8 @@ from salt.exceptions import CommandExecutionError
 
 from . import old_side, upgrade_ledger
 
+MOVE_POLL_INTERVAL = 0.25
+
 
 class Cutover:
     def __init__(self, run, first, second):
@@ -27,6 +29,7 @@ class Cutover:
         self.site = run.site
         self.new = first
         self.old = second
+        self._dialect = None
 
     def progress(self, target):
         return self.run.ledger.setdefault("cutover", {}).get(target, {})
@@ -50,6 +53,7 @@ class Cutover:
                 f"{old_minion} (/var/lib/chroma/targets): restore it before the cutover"
             )
         self.require_new_cluster_safe(ids)
+        self.dialect()
         if self.run.cutover_mode == "all-at-once":
             self.all_at_once(ids, mountpoints)
         else:
@@ -94,9 +98,16 @@ class Cutover:
         if (data.get("properties") or {}).get("maintenance-mode") == "true":
             self.site.call(self.new["minion"], "pacemaker.set_maintenance_mode", False)
 
+    def dialect(self):
+        # Detected once: each job would otherwise spend two pcs runs on it while the
+        # target is out of service.
+        if self._dialect is None:
+            self._dialect = self.site.call(self.new["minion"], "pacemaker.detect_dialect")
+        return self._dialect
+
     def start_new(self, targets):
         minion, fqdn = self.new["minion"], self.new["fqdn"]
-        self.site.call(minion, "pacemaker.enable_resources", list(targets))
+        self.site.call(minion, "pacemaker.enable_resources", list(targets), dialect=self.dialect())
         self.site.call(
             minion,
             "pacemaker.wait_for_placement",
@@ -113,13 +124,16 @@ class Cutover:
             old_side.set_target_role(self.site, old_minion, target, "Stopped")
 
         def stopped():
-            placement = old_side.placement(old_side.read_cluster(self.site, old_minion), targets)
-            if any(placement.values()):
+            if any(old_side.placement_now(self.site, old_minion, targets).values()):
                 return False
             return not old_side.mounted(self.site, old_minion, mountpoints)
 
+        # Each poll is one cibadmin query; the target is out of service until it is seen.
         self.run._wait(
-            stopped, self.run.move_timeout, f"{', '.join(targets)} stopped on {old_minion}"
+            stopped,
+            self.run.move_timeout,
+            f"{', '.join(targets)} stopped on {old_minion}",
+            interval=MOVE_POLL_INTERVAL,
         )
 
     def one_target(self, target, mountpoint):

@@ -74,6 +74,16 @@ def placement(cluster, ids):
     return {rsc: sorted(found.get(rsc, ())) for rsc in ids}
 
 
+def placement_now(site, minion, ids):
+    """``{target: sorted nodes where it is active}`` from the CIB's status section alone:
+    one query, so a wait can poll it quickly."""
+    argv = old_cluster.cib_query_argv("status")
+    status = cib.parse_xml(checked(site, minion, argv)["stdout"], f"{' '.join(argv)} on {minion}")
+    return {
+        rsc: sorted(nodes) for rsc, nodes in cib.status_placement(status, ids).items() if rsc in ids
+    }
+
+
 def target_store(site, minion):
     """IML's target store on ``minion`` as ``{uuid: record}`` (empty when it has none)."""
     ret = checked(site, minion, old_cluster.target_store_argv(), allowed=(0, 1))

@@ -242,13 +242,18 @@ class PairRun:
         arrived = {}
 
         def evacuated():
-            now = old_side.placement(old_side.read_cluster(self.site, peer), ids)
+            now = old_side.placement_now(self.site, peer, ids)
             for target in moving:
                 if now[target] == [second["old_name"]] and target not in arrived:
                     arrived[target] = time.time()
             return all(nodes == [second["old_name"]] for nodes in now.values())
 
-        self._wait(evacuated, self.move_timeout, f"every target on {second['old_name']}")
+        self._wait(
+            evacuated,
+            self.move_timeout,
+            f"every target on {second['old_name']}",
+            interval=cutover.MOVE_POLL_INTERVAL,
+        )
         store = old_side.target_store(self.site, first["minion"])
         mountpoints = list(old_side.mountpoints_of(cluster, store).values())
         self._wait(
@@ -341,7 +346,7 @@ class PairRun:
     def running_kernel(self, minion):
         """``uname -r`` on ``minion``, or None while it does not answer."""
         try:
-            ret = self.site.run_argv(minion, ["uname", "-r"], timeout=20)
+            ret = self.site.probe_argv(minion, ["uname", "-r"])
         except CommandExecutionError:
             return None
         return (ret.get("stdout") or "").strip() or None if ret.get("retcode") == 0 else None

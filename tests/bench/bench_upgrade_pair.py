@@ -51,8 +51,13 @@ def main():
         windows = _phase_windows(report)
         agent = lab.spec.stop_delay + lab.spec.start_delay
         print(f"lab agent: stop {lab.spec.stop_delay:.1f} s + start {lab.spec.start_delay:.1f} s")
-        print(f"{'target':<16}{'phase':<11}{'orchestration':>14}{'prober':>9}{'overhead':>10}")
-        overheads = []
+        # "orchestration": from the stop the orchestration issued to the start it saw;
+        # "prober": what a client of the target saw. Overheads are each less stop + start.
+        print(
+            f"{'target':<16}{'phase':<11}{'orchestration':>14}{'overhead':>10}"
+            f"{'prober':>9}{'overhead':>10}"
+        )
+        overheads, seen_overheads = [], []
         for target in lab.spec.targets:
             for outage in report["targets"][target.resource]["outages"]:
                 phase, seconds = outage["phase"], outage["seconds"]
@@ -63,13 +68,16 @@ def main():
                 prober = max(seen) if seen else 0.0
                 overhead = seconds - agent
                 overheads.append(overhead)
+                seen_overheads.append(prober - agent)
                 print(
-                    f"{target.name:<16}{phase:<11}{seconds:>12.2f} s{prober:>7.2f} s{overhead:>8.2f} s"
+                    f"{target.name:<16}{phase:<11}{seconds:>12.2f} s{overhead:>8.2f} s"
+                    f"{prober:>7.2f} s{prober - agent:>8.2f} s"
                 )
         rebuilds = sum(windows[name][1] - windows[name][0] for name in REBUILDS)
         print(
             f"per-target overhead: max {max(overheads):.2f} s, mean "
-            f"{sum(overheads) / len(overheads):.2f} s (goal <= {OVERHEAD_GOAL:.1f} s)"
+            f"{sum(overheads) / len(overheads):.2f} s as the orchestration saw it; max "
+            f"{max(seen_overheads):.2f} s as a client saw it (goal <= {OVERHEAD_GOAL:.1f} s)"
         )
         print(
             f"whole pair: {wall:.1f} s wall, rebuilds {rebuilds:.1f} s, without rebuilds "

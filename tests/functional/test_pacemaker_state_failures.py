@@ -232,6 +232,9 @@ def test_rebalanced_has_one_deadline_for_the_relocation_and_the_wait(live, monke
     assert re.search(r"timed out after 9\d(\.\d)?s waiting for placement", ret["comment"])
     assert timeouts["pcs"][0] <= 300 and max(timeouts["crm_mon"][1:]) <= 100
     assert now[0] - 7000.0 <= 300
+    # The relocation ran before the wait failed: the state says what it changed.
+    assert sorted(ret["changes"]) == ["demo-MDT0000_802c1b", "demo-OST0001_c3d2f0"]
+    assert all(c == {"old": [N1], "new": "relocating"} for c in ret["changes"].values())
 
 
 def test_node_standby_has_one_deadline_for_the_standby_and_the_wait(live, monkeypatch):

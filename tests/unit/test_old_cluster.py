@@ -144,3 +144,38 @@ def test_the_old_cluster_is_read_by_section_without_its_node_attributes():
         assert parts[key] == whole[key], key
     assert parts["nodes"] == [] and "_fence_password" not in assembled
     assert "_fence_password" in full
+
+
+class SectionSite:
+    """A node answering ``cibadmin --query --scope S`` from a CIB file."""
+
+    def __init__(self, path):
+        from lxml import etree
+
+        self.root = etree.parse(str(path)).getroot()
+        self.asked = []
+
+    def run_argv(self, minion, argv, timeout=60):
+        from lxml import etree
+
+        self.asked.append(argv)
+        scope = argv[argv.index("--scope") + 1]
+        return {"retcode": 0, "stdout": etree.tostring(self.root.find(f".//{scope}")).decode()}
+
+
+EL6_CIB = REPO_ROOT / "tests" / "fixtures" / "cluster" / "el6-iml-cib-backup.xml"
+
+
+def test_the_status_section_alone_places_targets_as_the_whole_cib_does():
+    from lustre_upgrade_lib import old_side
+
+    site = SectionSite(EL6_CIB)
+    ids = sorted(old_side.targets(old_side.read_cluster(site, "ct6-mds2")))
+    site.asked.clear()
+    polled = old_side.placement_now(site, "ct6-mds2", ids)
+    assert site.asked == [["cibadmin", "--query", "--scope", "status"]]
+    assert polled == old_side.placement(old_side.read_cluster(site, "ct6-mds2"), ids)
+    # demo-OST0001 was stopped on ct6-mds2 and started on ct6-mds1 (its last operations)
+    assert polled["demo-OST0001_c3d2f0"] == ["ct6-mds1"]
+    assert polled["demo-MDT0000_802c1b"] == ["ct6-mds2"]
+    assert set(polled) == set(ids)
