@@ -210,10 +210,8 @@ def test_the_run_killed_before_setup_resumes_and_upgrades_the_manager(own_lab, t
     assert _https(lab, "/repo/lustre-server/repodata/repomd.xml", *CLIENT) == 200
 
     # A second mirror downloads nothing new.
-    start = time.monotonic()
     again = lab.salt_json(mgr, "iml.mirror_lustre", _upstream(lab), timeout=600)[mgr]
     assert set(again["downloaded"].values()) == {0}, again
-    assert time.monotonic() - start < 300
 
 
 def _upstream(lab):
