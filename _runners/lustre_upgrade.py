@@ -30,6 +30,7 @@ try:
         backup_format,
         fileio,
         pair_pillar,
+        pair_preflight,
         pair_upgrade,
         rebuild_handoff,
         upgrade_ledger,
@@ -154,18 +155,7 @@ def _check_reachable(nodes):
     names = ["os_family", "osmajorrelease", "fqdn"]
     # A stopped minion is named after gather_job_timeout, not after Salt's default ~15 s.
     grains = _cmd(minions, "grains.item", names, tgt_type="list", timeout=15, gather_job_timeout=5)
-    findings = []
-    for node in nodes:
-        answer = grains.get(node["minion"])
-        if not isinstance(answer, dict):
-            findings.append(
-                f"minion {node['minion']} did not answer: start its salt-minion and check "
-                f"`salt-key -L` on the master"
-            )
-            continue
-        node["os_family"] = answer.get("os_family")
-        node["osmajorrelease"] = answer.get("osmajorrelease")
-    return findings
+    return pair_preflight.reachability_findings(nodes, grains)
 
 
 # ---------------------------------------------------------------------------

@@ -162,6 +162,23 @@ def _location_findings(locations, target_ids, nodes):
     return found
 
 
+def reachability_findings(nodes, grains):
+    """A finding for each node whose minion gave no ``grains.item`` answer; each node
+    that answered gets its ``os_family`` and ``osmajorrelease``."""
+    findings = []
+    for node in nodes:
+        answer = grains.get(node["minion"])
+        if not isinstance(answer, dict):
+            findings.append(
+                f"minion {node['minion']} did not answer: start its salt-minion and check "
+                f"`salt-key -L` on the master"
+            )
+            continue
+        node["os_family"] = answer.get("os_family")
+        node["osmajorrelease"] = answer.get("osmajorrelease")
+    return findings
+
+
 def disk_space_finding(free_bytes, needed_bytes, path):
     """An inhibitor when ``path`` has less than ``needed_bytes`` free, else None."""
     if free_bytes >= needed_bytes:

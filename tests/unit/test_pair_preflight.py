@@ -444,3 +444,13 @@ def test_the_manager_probes_trust_its_ca_and_present_the_client_certificate_only
     assert with_cert[with_cert.index("--cert") + 1] == "/var/lib/chroma/self.crt"
     assert with_cert[with_cert.index("--key") + 1] == "/var/lib/chroma/private.pem"
     assert "--cert" not in pair_preflight.manager_probe_argv(health_url, False)
+
+
+def test_a_minion_without_a_grains_answer_is_named_and_the_others_get_their_os():
+    nodes = [{"minion": "oss1-a"}, {"minion": "oss1-b"}]
+    grains = {"oss1-a": {"os_family": "RedHat", "osmajorrelease": 6}, "oss1-b": "no return"}
+    findings = pair_preflight.reachability_findings(nodes, grains)
+    assert findings == [
+        "minion oss1-b did not answer: start its salt-minion and check `salt-key -L` on the master"
+    ]
+    assert nodes[0] == {"minion": "oss1-a", "os_family": "RedHat", "osmajorrelease": 6}
