@@ -63,6 +63,28 @@ def log(message):
     print(f"[lab {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+# A command killed with its node returns before labd has reaped the node's PID 1 and
+# dropped it from the run's state: for that long the node still looks up.
+KILLED_NODE_SETTLE = 30.0
+
+
+def killed_by_signal(failure):
+    return isinstance(failure, CommandError) and failure.result.returncode < 0
+
+
+def power_changed(read_pids, before, settle=0.0, sleep=time.sleep, clock=time.monotonic):
+    """The nodes' PIDs if they differ from `before` (a node went down or came back),
+    within `settle` seconds; None if they stayed the same."""
+    deadline = clock() + settle
+    while True:
+        now = read_pids()
+        if now != before:
+            return now
+        if clock() >= deadline:
+            return None
+        sleep(0.2)
+
+
 class Lab:
     def __init__(self, spec, run_dir):
         self.spec = spec
@@ -504,12 +526,16 @@ class Lab:
             booted = {minion: self.node_pid(minion) for minion in self.nodes}
             try:
                 return self._restore_baseline(deadline)
-            except (CommandError, LabError):
+            except (CommandError, LabError) as failure:
                 # A node that rejoined after a test's fence may fence its peer at start-up
                 # (dc-deadtime, see `up`); the victim's commands die with it. Only that is
                 # retried: the same nodes still up means a real failure.
-                now = {minion: self.node_pid(minion) for minion in self.nodes}
-                if now == booted or time.monotonic() >= deadline:
+                now = power_changed(
+                    lambda: {minion: self.node_pid(minion) for minion in self.nodes},
+                    booted,
+                    settle=KILLED_NODE_SETTLE if killed_by_signal(failure) else 0,
+                )
+                if now is None or time.monotonic() >= deadline:
                     raise
                 log(f"run {self.run_id}: a node was fenced during the baseline restore: {now}")
                 self.wait_cluster_settled(deadline=deadline, recover=True)
